@@ -1,0 +1,55 @@
+// KeyEntry: everything the store keeps about one key: its retained versions, oldest first.
+//
+// A version with `version == 0` is a tombstone: the key was deleted at `mod_revision`. Versions
+// are kept until compaction removes them, so that reads at any revision >= the compaction point
+// see the key exactly as it was. Several versions may share a mod_revision only when one write
+// transaction both put and then deleted the key (etcd allows that across sibling nested txns);
+// the later one wins.
+//
+// Thread safety: none; owned by the Store, which is used by one thread at a time.
+#ifndef RAMETCD_MVCC_KEY_ENTRY_H_
+#define RAMETCD_MVCC_KEY_ENTRY_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/inlined_vector.h"
+
+namespace rametcd::mvcc {
+
+struct KeyVersion {
+  int64_t mod_revision = 0;
+  int64_t create_revision = 0;
+  int64_t version = 0;  // 0: tombstone
+  int64_t lease = 0;
+  std::string value;
+
+  bool IsTombstone() const { return version == 0; }
+};
+
+struct KeyEntry {
+  // Oldest first; never empty while the entry is in the store.
+  absl::InlinedVector<KeyVersion, 1> versions;
+
+  // The version visible at `revision`, or nullptr when the key did not exist then (not yet
+  // created, deleted, or its history was compacted away).
+  const KeyVersion* At(int64_t revision) const {
+    auto it =
+        std::upper_bound(versions.begin(), versions.end(), revision,
+                         [](int64_t rev, const KeyVersion& v) { return rev < v.mod_revision; });
+    if (it == versions.begin()) return nullptr;
+    const KeyVersion& v = *(it - 1);
+    return v.IsTombstone() ? nullptr : &v;
+  }
+
+  // The newest version if the key currently exists, else nullptr.
+  const KeyVersion* Live() const {
+    const KeyVersion& v = versions.back();
+    return v.IsTombstone() ? nullptr : &v;
+  }
+};
+
+}  // namespace rametcd::mvcc
+
+#endif  // RAMETCD_MVCC_KEY_ENTRY_H_

@@ -1,0 +1,487 @@
+#include "mvcc/store.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "base/etcd_errors.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+
+namespace rametcd::mvcc {
+namespace {
+
+using etcdserverpb::Compare;
+using etcdserverpb::RangeRequest;
+using etcdserverpb::RequestOp;
+
+constexpr size_t kAll = std::numeric_limits<size_t>::max();
+
+void FillKeyValue(std::string_view key, const KeyVersion& v, bool keys_only,
+                  mvccpb::KeyValue* out) {
+  out->set_key(key.data(), key.size());
+  out->set_create_revision(v.create_revision);
+  out->set_mod_revision(v.mod_revision);
+  out->set_version(v.version);
+  if (!keys_only) out->set_value(v.value);
+  out->set_lease(v.lease);
+}
+
+// The value a sort target orders by, as an integer (VALUE and KEY compare bytes instead).
+int64_t SortField(const KeyVersion& v, RangeRequest::SortTarget target) {
+  switch (target) {
+    case RangeRequest::VERSION:
+      return v.version;
+    case RangeRequest::CREATE:
+      return v.create_revision;
+    case RangeRequest::MOD:
+      return v.mod_revision;
+    default:
+      return 0;
+  }
+}
+
+int CompareInt(int64_t a, int64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
+
+// etcd's compareKV: how the key's field relates to the compare's operand. An operand of another
+// kind than the target (e.g. target MOD with `version` set) counts as 0, as in etcd.
+bool CompareHolds(const Compare& cmp, std::string_view value, int64_t version, int64_t create,
+                  int64_t mod, int64_t lease) {
+  int result = 0;
+  switch (cmp.target()) {
+    case Compare::VALUE: {
+      std::string_view want =
+          cmp.target_union_case() == Compare::kValue ? std::string_view(cmp.value()) : "";
+      int c = value.compare(want);
+      result = c < 0 ? -1 : (c > 0 ? 1 : 0);
+      break;
+    }
+    case Compare::CREATE:
+      result = CompareInt(
+          create, cmp.target_union_case() == Compare::kCreateRevision ? cmp.create_revision() : 0);
+      break;
+    case Compare::MOD:
+      result = CompareInt(
+          mod, cmp.target_union_case() == Compare::kModRevision ? cmp.mod_revision() : 0);
+      break;
+    case Compare::VERSION:
+      result =
+          CompareInt(version, cmp.target_union_case() == Compare::kVersion ? cmp.version() : 0);
+      break;
+    case Compare::LEASE:
+      result = CompareInt(lease, cmp.target_union_case() == Compare::kLease ? cmp.lease() : 0);
+      break;
+    default:
+      break;
+  }
+  switch (cmp.result()) {
+    case Compare::EQUAL:
+      return result == 0;
+    case Compare::NOT_EQUAL:
+      return result != 0;
+    case Compare::GREATER:
+      return result > 0;
+    case Compare::LESS:
+      return result < 0;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+absl::Status Store::ResolveReadRevision(int64_t requested, int64_t current, int64_t* rev) const {
+  if (requested > current) return etcd_errors::FutureRev();
+  *rev = requested <= 0 ? current : requested;
+  if (*rev < compacted_) return etcd_errors::Compacted();
+  return absl::OkStatus();
+}
+
+int64_t Store::Collect(const KeyRange& range, int64_t rev, bool at_head, size_t want,
+                       std::vector<Hit>* hits) const {
+  if (range.single) {
+    auto it = entries_.find(range.begin);
+    if (it == entries_.end()) return 0;
+    const KeyVersion* v = at_head ? it->second.Live() : it->second.At(rev);
+    if (v == nullptr) return 0;
+    if (want > 0) hits->push_back({it->first, v});
+    return 1;
+  }
+  if (range.Empty()) return 0;
+  int64_t count = 0;
+  index_.Scan(
+      range,
+      [&](std::string_view key, const KeyEntry& entry) {
+        const KeyVersion* v = at_head ? entry.Live() : entry.At(rev);
+        if (v != nullptr) {
+          ++count;
+          if (hits->size() < want) hits->push_back({key, v});
+        }
+        return true;
+      },
+      [&](const KeyIndex::Block& block) {
+        if (!at_head || hits->size() < want) return false;
+        count += block.live_keys;
+        return true;
+      });
+  return count;
+}
+
+absl::Status Store::Range(const etcdserverpb::RangeRequest& req,
+                          etcdserverpb::RangeResponse* resp) {
+  return RangeAt(req, revision_, resp);
+}
+
+absl::Status Store::RangeAt(const etcdserverpb::RangeRequest& req, int64_t current,
+                            etcdserverpb::RangeResponse* resp) {
+  int64_t rev;
+  RETURN_IF_ERROR(ResolveReadRevision(req.revision(), current, &rev));
+  resp->mutable_header()->set_revision(current);
+
+  // As etcd: sorting or filtering fetches everything; otherwise one key beyond the limit.
+  const bool filtered = req.min_mod_revision() != 0 || req.max_mod_revision() != 0 ||
+                        req.min_create_revision() != 0 || req.max_create_revision() != 0;
+  int64_t fetch = req.limit();
+  if (req.sort_order() != RangeRequest::NONE || filtered) fetch = 0;
+  size_t want = kAll;
+  if (req.count_only()) {
+    want = 0;
+  } else if (fetch > 0) {
+    want = static_cast<size_t>(fetch) + 1;
+  }
+  std::vector<Hit> hits;
+  KeyRange range = KeyRange::FromRequest(req.key(), req.range_end());
+  resp->set_count(Collect(range, rev, rev == current, want, &hits));
+
+  if (filtered) {
+    std::erase_if(hits, [&req](const Hit& h) {
+      return (req.max_mod_revision() != 0 && h.kv->mod_revision > req.max_mod_revision()) ||
+             (req.min_mod_revision() != 0 && h.kv->mod_revision < req.min_mod_revision()) ||
+             (req.max_create_revision() != 0 &&
+              h.kv->create_revision > req.max_create_revision()) ||
+             (req.min_create_revision() != 0 && h.kv->create_revision < req.min_create_revision());
+    });
+  }
+  RangeRequest::SortOrder order = req.sort_order();
+  const RangeRequest::SortTarget target = req.sort_target();
+  if (target != RangeRequest::KEY && order == RangeRequest::NONE) order = RangeRequest::ASCEND;
+  if (order == RangeRequest::ASCEND || order == RangeRequest::DESCEND) {
+    // Stable, so that equal elements stay in key order (as etcd's insertion sort keeps them for
+    // small results).
+    auto less = [target](const Hit& a, const Hit& b) {
+      switch (target) {
+        case RangeRequest::KEY:
+          return a.key < b.key;
+        case RangeRequest::VALUE:
+          return a.kv->value < b.kv->value;
+        default:
+          return SortField(*a.kv, target) < SortField(*b.kv, target);
+      }
+    };
+    if (order == RangeRequest::DESCEND) {
+      std::stable_sort(hits.begin(), hits.end(),
+                       [&less](const Hit& a, const Hit& b) { return less(b, a); });
+    } else {
+      std::stable_sort(hits.begin(), hits.end(), less);
+    }
+  }
+  if (req.limit() > 0 && hits.size() > static_cast<size_t>(req.limit())) {
+    hits.resize(req.limit());
+    resp->set_more(true);
+  }
+  resp->mutable_kvs()->Reserve(static_cast<int>(hits.size()));
+  for (const Hit& h : hits) FillKeyValue(h.key, *h.kv, req.keys_only(), resp->add_kvs());
+  return absl::OkStatus();
+}
+
+absl::Status Store::CheckLease(int64_t lease) const {
+  // No lease can exist until the Lease service grants them (a later module); etcd answers any
+  // lease it does not know this way.
+  if (lease == 0) return absl::OkStatus();
+  return etcd_errors::LeaseNotFound();
+}
+
+absl::Status Store::Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp) {
+  RETURN_IF_ERROR(CheckLease(req->lease()));
+  if (req->ignore_value() || req->ignore_lease()) {
+    auto it = entries_.find(req->key());
+    if (it == entries_.end() || it->second.Live() == nullptr) return etcd_errors::KeyNotFound();
+  }
+  WriteTxn txn{revision_};
+  RETURN_IF_ERROR(PutIn(txn, req, resp));
+  revision_ = txn.WriteRevision();
+  return absl::OkStatus();
+}
+
+absl::Status Store::PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req,
+                          etcdserverpb::PutResponse* resp) {
+  if (req->ignore_value() || req->ignore_lease()) {
+    // Checked before the write started, but an earlier op of the same txn may have deleted the
+    // key (etcd panics here; rametcd fails the txn, which is then rolled back).
+    auto it = entries_.find(req->key());
+    if (it == entries_.end() || it->second.Live() == nullptr) return etcd_errors::KeyNotFound();
+  }
+  auto [it, inserted] = entries_.try_emplace(req->key());
+  std::string_view key = it->first;
+  KeyEntry& entry = it->second;
+  if (inserted) index_.Insert(key, &entry);
+  const KeyVersion* prev = inserted ? nullptr : entry.Live();
+  RecordUndo(txn, key, &entry, inserted, prev != nullptr);
+
+  KeyVersion next;
+  next.mod_revision = txn.WriteRevision();
+  if (prev != nullptr) {
+    if (req->prev_kv()) FillKeyValue(key, *prev, false, resp->mutable_prev_kv());
+    next.create_revision = prev->create_revision;
+    next.version = prev->version + 1;
+  } else {
+    next.create_revision = next.mod_revision;
+    next.version = 1;
+    index_.AddLive(key, 1);
+  }
+  next.lease = req->ignore_lease() ? prev->lease : req->lease();
+  next.value = req->ignore_value() ? prev->value : std::move(*req->mutable_value());
+  entry.versions.push_back(std::move(next));
+  ++retained_versions_;
+  ++txn.changes;
+  resp->mutable_header()->set_revision(txn.WriteRevision());
+  return absl::OkStatus();
+}
+
+void Store::RecordUndo(WriteTxn& txn, std::string_view key, KeyEntry* entry, bool created,
+                       bool was_live) {
+  if (txn.record_undo) txn.undo.push_back({key, entry, created, was_live});
+}
+
+void Store::RollBack(WriteTxn& txn) {
+  for (auto it = txn.undo.rbegin(); it != txn.undo.rend(); ++it) {
+    const bool is_live = it->entry->Live() != nullptr;
+    it->entry->versions.pop_back();
+    --retained_versions_;
+    if (is_live != it->was_live) index_.AddLive(it->key, it->was_live ? 1 : -1);
+    if (it->created) {
+      index_.Erase(it->key);
+      auto found = entries_.find(it->key);
+      CHECK(found != entries_.end());
+      entries_.erase(found);
+    }
+  }
+  txn.undo.clear();
+  txn.changes = 0;
+}
+
+absl::Status Store::DeleteRange(const etcdserverpb::DeleteRangeRequest& req,
+                                etcdserverpb::DeleteRangeResponse* resp) {
+  WriteTxn txn{revision_};
+  DeleteIn(txn, req, resp);
+  if (txn.changes > 0) revision_ = txn.WriteRevision();
+  return absl::OkStatus();
+}
+
+void Store::DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
+                     etcdserverpb::DeleteRangeResponse* resp) {
+  KeyRange range = KeyRange::FromRequest(req.key(), req.range_end());
+  int64_t deleted = 0;
+  auto delete_one = [&](std::string_view key, KeyEntry& entry) {
+    const KeyVersion* live = entry.Live();
+    if (live == nullptr) return;
+    if (req.prev_kv()) FillKeyValue(key, *live, false, resp->add_prev_kvs());
+    Tombstone(txn, key, entry);
+    ++deleted;
+  };
+  if (range.single) {
+    auto it = entries_.find(range.begin);
+    if (it != entries_.end()) delete_one(it->first, it->second);
+  } else if (!range.Empty()) {
+    // Appending a tombstone changes no index structure, so it is safe inside the scan.
+    index_.Scan(
+        range,
+        [&](std::string_view key, KeyEntry& entry) {
+          delete_one(key, entry);
+          return true;
+        },
+        [](const KeyIndex::Block&) { return false; });
+  }
+  resp->set_deleted(deleted);
+  resp->mutable_header()->set_revision(txn.ReadRevision());
+}
+
+void Store::Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry) {
+  RecordUndo(txn, key, &entry, /*created=*/false, /*was_live=*/true);
+  KeyVersion tombstone;
+  tombstone.mod_revision = txn.WriteRevision();
+  entry.versions.push_back(std::move(tombstone));
+  index_.AddLive(key, -1);
+  ++retained_versions_;
+  ++txn.changes;
+}
+
+bool Store::EvaluateCompare(const Compare& cmp) const {
+  std::vector<Hit> hits;
+  Collect(KeyRange::FromRequest(cmp.key(), cmp.range_end()), revision_, true, kAll, &hits);
+  if (hits.empty()) {
+    // A missing key compares as all zeros, except that a VALUE compare always fails.
+    if (cmp.target() == Compare::VALUE) return false;
+    return CompareHolds(cmp, "", 0, 0, 0, 0);
+  }
+  for (const Hit& h : hits) {
+    if (!CompareHolds(cmp, h.kv->value, h.kv->version, h.kv->create_revision, h.kv->mod_revision,
+                      h.kv->lease)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Store::DecidePath(const etcdserverpb::TxnRequest& req, std::vector<bool>* path) const {
+  bool ok = std::all_of(req.compare().begin(), req.compare().end(),
+                        [this](const Compare& c) { return EvaluateCompare(c); });
+  path->push_back(ok);
+  for (const RequestOp& op : ok ? req.success() : req.failure()) {
+    if (op.has_request_txn()) DecidePath(op.request_txn(), path);
+  }
+}
+
+absl::Status Store::CheckPath(const etcdserverpb::TxnRequest& req, const std::vector<bool>& path,
+                              CheckKind kind, size_t* pos) const {
+  const bool ok = path[(*pos)++];
+  for (const RequestOp& op : ok ? req.success() : req.failure()) {
+    if (op.has_request_txn()) {
+      RETURN_IF_ERROR(CheckPath(op.request_txn(), path, kind, pos));
+    } else if (kind == CheckKind::kPuts && op.has_request_put()) {
+      const etcdserverpb::PutRequest& put = op.request_put();
+      if (put.ignore_value() || put.ignore_lease()) {
+        auto it = entries_.find(put.key());
+        if (it == entries_.end() || it->second.Live() == nullptr) {
+          return etcd_errors::KeyNotFound();
+        }
+      }
+      RETURN_IF_ERROR(CheckLease(put.lease()));
+    } else if (kind == CheckKind::kRanges && op.has_request_range()) {
+      // As etcd's checkRange: against the state before the txn, where a negative revision is
+      // below any compaction point.
+      const int64_t rev = op.request_range().revision();
+      if (rev == 0 || rev == revision_) continue;
+      if (rev > revision_) return etcd_errors::FutureRev();
+      if (rev < compacted_) return etcd_errors::Compacted();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::Txn(etcdserverpb::TxnRequest* req, etcdserverpb::TxnResponse* resp) {
+  std::vector<bool> path;
+  DecidePath(*req, &path);
+  // etcd checks every put on the chosen path before any range, so a put error wins.
+  for (CheckKind kind : {CheckKind::kPuts, CheckKind::kRanges}) {
+    size_t pos = 0;
+    RETURN_IF_ERROR(CheckPath(*req, path, kind, &pos));
+  }
+  WriteTxn txn{revision_};
+  txn.record_undo = true;
+  size_t pos = 0;
+  if (absl::Status applied = ApplyPath(txn, req, path, &pos, resp); !applied.ok()) {
+    RollBack(txn);
+    return applied;
+  }
+  if (txn.changes > 0) revision_ = txn.WriteRevision();
+  resp->mutable_header()->set_revision(revision_);
+  return absl::OkStatus();
+}
+
+absl::Status Store::ApplyPath(WriteTxn& txn, etcdserverpb::TxnRequest* req,
+                              const std::vector<bool>& path, size_t* pos,
+                              etcdserverpb::TxnResponse* resp) {
+  const bool ok = path[(*pos)++];
+  resp->set_succeeded(ok);
+  resp->mutable_header();  // nested txn responses carry an empty header, as in etcd
+  auto* ops = ok ? req->mutable_success() : req->mutable_failure();
+  resp->mutable_responses()->Reserve(ops->size());
+  for (RequestOp& op : *ops) {
+    etcdserverpb::ResponseOp* out = resp->add_responses();
+    switch (op.request_case()) {
+      case RequestOp::kRequestRange: {
+        absl::Status s =
+            RangeAt(op.request_range(), txn.ReadRevision(), out->mutable_response_range());
+        CHECK(s.ok());  // CheckPath validated the revision
+        break;
+      }
+      case RequestOp::kRequestPut:
+        RETURN_IF_ERROR(PutIn(txn, op.mutable_request_put(), out->mutable_response_put()));
+        break;
+      case RequestOp::kRequestDeleteRange:
+        DeleteIn(txn, op.request_delete_range(), out->mutable_response_delete_range());
+        break;
+      case RequestOp::kRequestTxn:
+        RETURN_IF_ERROR(
+            ApplyPath(txn, op.mutable_request_txn(), path, pos, out->mutable_response_txn()));
+        break;
+      case RequestOp::REQUEST_NOT_SET:
+        CHECK(false);  // rejected by the request checks
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::Compact(int64_t revision) {
+  if (revision <= compacted_) return etcd_errors::Compacted();
+  if (revision > revision_) return etcd_errors::FutureRev();
+  compacted_ = revision;
+  // A newer compaction subsumes an unfinished one: restart the walk with the new bound.
+  compaction_ = Compaction{revision, std::string()};
+  return absl::OkStatus();
+}
+
+bool Store::CompactSome(size_t max_keys) {
+  if (!compaction_) return true;
+  const int64_t bound = compaction_->revision;
+  std::vector<std::string_view> emptied;
+  std::string resume;
+  bool finished = true;
+  size_t visited = 0;
+  KeyRange rest;
+  rest.begin = compaction_->resume_key;
+  rest.unbounded = true;
+  index_.Scan(
+      rest,
+      [&](std::string_view key, KeyEntry& entry) {
+        if (visited == max_keys) {
+          resume = std::string(key);
+          finished = false;
+          return false;
+        }
+        ++visited;
+        auto& versions = entry.versions;
+        // Keep the newest version at or below the bound (unless it is a tombstone) and all newer.
+        auto newer =
+            std::upper_bound(versions.begin(), versions.end(), bound,
+                             [](int64_t rev, const KeyVersion& v) { return rev < v.mod_revision; });
+        if (newer == versions.begin()) return true;
+        auto keep = newer - 1;
+        if (keep->IsTombstone()) ++keep;
+        size_t drop = keep - versions.begin();
+        if (drop == 0) return true;
+        versions.erase(versions.begin(), keep);
+        retained_versions_ -= drop;
+        if (versions.empty()) {
+          emptied.push_back(key);
+        } else if (versions.capacity() > 2 * versions.size()) {
+          versions.shrink_to_fit();
+        }
+        return true;
+      },
+      [](const KeyIndex::Block&) { return false; });
+  for (std::string_view key : emptied) {
+    index_.Erase(key);
+    auto it = entries_.find(key);
+    CHECK(it != entries_.end());
+    entries_.erase(it);
+  }
+  if (finished) {
+    compaction_.reset();
+  } else {
+    compaction_->resume_key = std::move(resume);
+  }
+  return finished;
+}
+
+}  // namespace rametcd::mvcc

@@ -1,0 +1,159 @@
+// Store: the in-memory MVCC key-value store behind the etcd KV API.
+//
+// State: one global revision; per key its retained versions (KeyEntry), reachable in O(1) through
+// a hash map and in key order through the KeyIndex. Every write transaction (a Put, a DeleteRange
+// that deletes something, a Txn with at least one effective write) advances the revision by one,
+// and all its changes carry that revision. Versions older than the compaction point are dropped
+// by Compact(), which is cheap to call: it records the new compaction revision at once (reads
+// below it fail from then on) and the memory is released by CompactSome() in bounded steps, so a
+// compaction of millions of keys never stalls writes for long.
+//
+// The request-level methods take etcd's protobuf messages and fill the response's payload and
+// header.revision directly (no intermediate copies); the service layer fills the rest of the
+// header. They implement etcd's applier semantics, including the checks that depend on state
+// (revision bounds, ignore_value/ignore_lease on missing keys, unknown leases). Stateless request
+// validation (empty keys, op counts, duplicate keys in a txn) is the service layer's job, done
+// before requests reach the store (see server/request_checks.h).
+//
+// Thread safety: none. The Store is owned by one thread (server/apply_loop.h) that serializes all
+// reads and writes, which also makes every operation linearizable.
+#ifndef RAMETCD_MVCC_STORE_H_
+#define RAMETCD_MVCC_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/node_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+#include "etcd/api/etcdserverpb/rpc.pb.h"
+#include "mvcc/key_entry.h"
+#include "mvcc/key_index.h"
+#include "mvcc/key_range.h"
+
+namespace rametcd::mvcc {
+
+class Store {
+ public:
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // A fresh store is at revision 1; the first write makes it 2.
+  int64_t revision() const { return revision_; }
+  // -1 until the first compaction (etcd accepts Compact(0) once on a fresh store).
+  int64_t compacted_revision() const { return compacted_; }
+
+  absl::Status Range(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp);
+  // May move the value out of `req`.
+  absl::Status Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp);
+  absl::Status DeleteRange(const etcdserverpb::DeleteRangeRequest& req,
+                           etcdserverpb::DeleteRangeResponse* resp);
+  // May move values out of `req`'s puts.
+  absl::Status Txn(etcdserverpb::TxnRequest* req, etcdserverpb::TxnResponse* resp);
+
+  // Marks every version older than `revision` (except each key's newest one at `revision`)
+  // as gone. Errors: OutOfRange (compacted / future revision), as etcd.
+  absl::Status Compact(int64_t revision);
+  // True while memory from an earlier Compact() is still to be released.
+  bool compaction_pending() const { return compaction_.has_value(); }
+  // Releases the versions of up to `max_keys` keys; returns true when the compaction finished.
+  bool CompactSome(size_t max_keys);
+
+  // Number of keys in the index, including deleted keys whose tombstones are not compacted yet.
+  size_t indexed_keys() const { return index_.size(); }
+  // Number of versions (including tombstones) held for all keys.
+  size_t retained_versions() const { return retained_versions_; }
+
+ private:
+  // The revision bookkeeping of one write transaction: every change it makes carries
+  // `begin + 1`, and reads inside it see its own earlier changes.
+  struct WriteTxn {
+    // What one change did, so that a Txn failing half-way can be rolled back.
+    struct Undo {
+      std::string_view key;
+      KeyEntry* entry;
+      bool created;   // the entry did not exist before
+      bool was_live;  // the key existed before the change
+    };
+    int64_t begin = 0;
+    int changes = 0;
+    std::vector<Undo> undo;  // filled only for Txn
+    bool record_undo = false;
+
+    int64_t WriteRevision() const { return begin + 1; }
+    int64_t ReadRevision() const { return changes > 0 ? begin + 1 : begin; }
+  };
+
+  // One key as seen at some revision.
+  struct Hit {
+    std::string_view key;
+    const KeyVersion* kv;
+  };
+
+  // Checks a read revision against the compaction point and `current`; 0 or less means current.
+  absl::Status ResolveReadRevision(int64_t requested, int64_t current, int64_t* rev) const;
+  // Range at `current` (the store revision, or a txn's read revision).
+  absl::Status RangeAt(const etcdserverpb::RangeRequest& req, int64_t current,
+                       etcdserverpb::RangeResponse* resp);
+  // Appends to `hits` the first `want` keys of `range` that exist at `rev` (all of them when
+  // want == SIZE_MAX) and returns how many keys of the range exist at `rev`. `at_head` says that
+  // `rev` is the newest state, which lets whole prefix blocks be counted without a walk.
+  int64_t Collect(const KeyRange& range, int64_t rev, bool at_head, size_t want,
+                  std::vector<Hit>* hits) const;
+
+  // Fails only for ignore_value / ignore_lease on a key that does not exist (anymore).
+  absl::Status PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp);
+  void DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
+                etcdserverpb::DeleteRangeResponse* resp);
+  // Appends a tombstone at the txn's revision to a live key.
+  void Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry);
+
+  // Txn helpers, mirroring etcd's applier: the branch path is decided for the whole txn tree
+  // against the state before the txn; state-dependent checks run on the chosen path before
+  // anything is applied.
+  bool EvaluateCompare(const etcdserverpb::Compare& cmp) const;
+  void DecidePath(const etcdserverpb::TxnRequest& req, std::vector<bool>* path) const;
+  enum class CheckKind { kPuts, kRanges };
+  absl::Status CheckPath(const etcdserverpb::TxnRequest& req, const std::vector<bool>& path,
+                         CheckKind kind, size_t* pos) const;
+  absl::Status ApplyPath(WriteTxn& txn, etcdserverpb::TxnRequest* req,
+                         const std::vector<bool>& path, size_t* pos,
+                         etcdserverpb::TxnResponse* resp);
+  // Reverts every change recorded in `txn.undo`, newest first.
+  void RollBack(WriteTxn& txn);
+  void RecordUndo(WriteTxn& txn, std::string_view key, KeyEntry* entry, bool created,
+                  bool was_live);
+
+  absl::Status CheckLease(int64_t lease) const;
+
+  int64_t revision_ = 1;
+  int64_t compacted_ = -1;
+  // Transparent hashing so that lookups by std::string_view need no std::string.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return absl::Hash<std::string_view>{}(key); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+  // Owns keys and entries; node-based so that the index's views and pointers stay valid.
+  absl::node_hash_map<std::string, KeyEntry, KeyHash, KeyEq> entries_;
+  KeyIndex index_;
+  size_t retained_versions_ = 0;
+
+  // An unfinished physical compaction: versions below `revision` are still to be released from
+  // keys >= `resume_key`.
+  struct Compaction {
+    int64_t revision;
+    std::string resume_key;
+  };
+  std::optional<Compaction> compaction_;
+};
+
+}  // namespace rametcd::mvcc
+
+#endif  // RAMETCD_MVCC_STORE_H_
