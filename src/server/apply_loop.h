@@ -1,0 +1,62 @@
+// ApplyLoop: the one thread that owns the MVCC store and runs every operation on it.
+//
+// gRPC reactors never touch the store: they Submit() a task and return; the loop drains all queued
+// tasks as one batch, runs them in order (which makes every read and write linearizable without a
+// lock around the store), and between batches releases compacted versions in bounded steps. Tasks
+// complete their RPC themselves (reactor->Finish), so a slow client costs the loop nothing.
+//
+// Bounds: at most `max_pending` tasks wait in the queue; past that Submit() refuses, and the
+// caller answers etcd's "too many requests". One compaction step visits at most
+// `compaction_step_keys` keys.
+//
+// Thread safety: Submit() and Stop() may be called from any thread. Tasks run on the loop thread
+// only. Stop() runs the tasks already queued, then joins the thread; later Submit() calls fail.
+#ifndef RAMETCD_SERVER_APPLY_LOOP_H_
+#define RAMETCD_SERVER_APPLY_LOOP_H_
+
+#include <cstddef>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "mvcc/store.h"
+
+namespace rametcd::server {
+
+class ApplyLoop {
+ public:
+  using Task = absl::AnyInvocable<void(mvcc::Store&) &&>;
+
+  struct Options {
+    size_t max_pending = 100000;
+    size_t compaction_step_keys = 10000;
+  };
+
+  explicit ApplyLoop(const Options& options);
+  ~ApplyLoop();
+  ApplyLoop(const ApplyLoop&) = delete;
+  ApplyLoop& operator=(const ApplyLoop&) = delete;
+
+  // Queues `task`; returns false (and drops it) when the queue is full or the loop stopped.
+  [[nodiscard]] bool Submit(Task task);
+  void Stop();
+
+ private:
+  void Run();
+  bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || stopping_;
+  }
+
+  const Options options_;
+  absl::Mutex mu_;
+  std::vector<Task> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  mvcc::Store store_;  // touched only by thread_
+  std::thread thread_;
+};
+
+}  // namespace rametcd::server
+
+#endif  // RAMETCD_SERVER_APPLY_LOOP_H_

@@ -1,0 +1,44 @@
+// Server: one rametcd member: the data dir, the apply loop with its store, the gRPC services and
+// the listening sockets.
+//
+// Ownership: owns everything it starts. Lifecycle: Start() once; Stop() (or the destructor) shuts
+// gRPC down first, so in-flight RPCs still complete through the apply loop, then stops the loop.
+//
+// Thread safety: Start() and Stop() from one thread (main).
+#ifndef RAMETCD_SERVER_SERVER_H_
+#define RAMETCD_SERVER_SERVER_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "grpcpp/server.h"
+#include "server/apply_loop.h"
+#include "server/data_dir.h"
+#include "server/kv_service.h"
+#include "server/options.h"
+
+namespace rametcd::server {
+
+class Server {
+ public:
+  explicit Server(const Options& options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens the data dir and starts serving. Errors: the data dir is unusable or locked, or a
+  // listen address cannot be bound (the message names it and the reason).
+  absl::Status Start();
+  void Stop();
+
+ private:
+  const Options options_;
+  std::unique_ptr<DataDir> data_dir_;
+  std::unique_ptr<ApplyLoop> loop_;
+  std::unique_ptr<KvService> kv_;
+  std::unique_ptr<grpc::Server> grpc_;
+};
+
+}  // namespace rametcd::server
+
+#endif  // RAMETCD_SERVER_SERVER_H_
