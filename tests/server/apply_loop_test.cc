@@ -1,0 +1,89 @@
+#include "server/apply_loop.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+
+namespace rametcd::server {
+namespace {
+
+TEST(ApplyLoopTest, RunsTasksInSubmissionOrderOnOneThread) {
+  ApplyLoop loop(ApplyLoop::Options{});
+  std::vector<int> order;
+  std::thread::id loop_thread;
+  absl::Notification done;
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(loop.Submit([&, i](mvcc::Store&) {
+      if (i == 0) loop_thread = std::this_thread::get_id();
+      EXPECT_EQ(std::this_thread::get_id(), loop_thread);
+      order.push_back(i);
+      if (i == 999) done.Notify();
+    }));
+  }
+  done.WaitForNotification();
+  ASSERT_EQ(order.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(order[i], i);
+}
+
+TEST(ApplyLoopTest, RefusesBeyondTheBoundAndAfterStop) {
+  ApplyLoop::Options options;
+  options.max_pending = 2;
+  ApplyLoop loop(options);
+  absl::Notification release;
+  absl::Notification blocked;
+  ASSERT_TRUE(loop.Submit([&](mvcc::Store&) {
+    blocked.Notify();
+    release.WaitForNotification();
+  }));
+  blocked.WaitForNotification();  // the loop thread is now busy; the queue is empty
+  EXPECT_TRUE(loop.Submit([](mvcc::Store&) {}));
+  EXPECT_TRUE(loop.Submit([](mvcc::Store&) {}));
+  EXPECT_FALSE(loop.Submit([](mvcc::Store&) {}));
+  release.Notify();
+  loop.Stop();
+  EXPECT_FALSE(loop.Submit([](mvcc::Store&) {}));
+}
+
+TEST(ApplyLoopTest, StopRunsWhatIsAlreadyQueued) {
+  std::atomic<int> ran{0};
+  {
+    ApplyLoop loop(ApplyLoop::Options{});
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(loop.Submit([&](mvcc::Store&) { ++ran; }));
+  }
+  EXPECT_EQ(ran.load(), 100);
+}
+
+TEST(ApplyLoopTest, CompactionIsReleasedBetweenBatches) {
+  ApplyLoop::Options options;
+  options.compaction_step_keys = 1;
+  ApplyLoop loop(options);
+  absl::Notification compacted;
+  ASSERT_TRUE(loop.Submit([&](mvcc::Store& store) {
+    for (int i = 0; i < 50; ++i) {
+      etcdserverpb::PutRequest put;
+      put.set_key("k" + std::to_string(i % 5));
+      etcdserverpb::PutResponse resp;
+      ASSERT_TRUE(store.Put(&put, &resp).ok());
+    }
+    ASSERT_TRUE(store.Compact(store.revision()).ok());
+    EXPECT_TRUE(store.compaction_pending());
+  }));
+  // With no further requests the loop keeps releasing, one key per step, until done.
+  while (!compacted.HasBeenNotified()) {
+    absl::Notification checked;
+    ASSERT_TRUE(loop.Submit([&](mvcc::Store& store) {
+      if (!store.compaction_pending()) {
+        EXPECT_EQ(store.retained_versions(), 5u);
+        compacted.Notify();
+      }
+      checked.Notify();
+    }));
+    checked.WaitForNotification();
+  }
+}
+
+}  // namespace
+}  // namespace rametcd::server

@@ -1,0 +1,172 @@
+#include "support/differential.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace rametcd::testing {
+namespace {
+
+constexpr auto kTimeout = std::chrono::seconds(20);
+
+std::string Describe(const grpc::Status& status, const google::protobuf::Message& resp) {
+  if (!status.ok()) {
+    return absl::StrCat("error code=", status.error_code(), " message=\"", status.error_message(),
+                        "\"");
+  }
+  return absl::StrCat("ok ", resp.ShortDebugString());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Differential>> Differential::Start() {
+  auto d = std::make_unique<Differential>();
+  auto etcd = ServerProcess::StartEtcd();
+  if (!etcd.ok()) return etcd.status();
+  auto rametcd = ServerProcess::StartRametcd();
+  if (!rametcd.ok()) return rametcd.status();
+  d->etcd_ = std::move(*etcd);
+  d->rametcd_ = std::move(*rametcd);
+  d->etcd_kv_ = d->etcd_->NewKvStub();
+  d->rametcd_kv_ = d->rametcd_->NewKvStub();
+  return d;
+}
+
+template <typename Req, typename Resp, typename Method>
+std::string Differential::Call(Method method, const Req& req) {
+  ++compared_;
+  // RAMETCD_DIFF_TRACE=1 prints every request before it is sent, to replay a failing seed.
+  static const bool trace = std::getenv("RAMETCD_DIFF_TRACE") != nullptr;
+  if (trace)
+    std::fprintf(stderr, "#%lld %s\n", static_cast<long long>(compared_),
+                 req.ShortDebugString().c_str());
+  Resp etcd_resp, rametcd_resp;
+  grpc::ClientContext etcd_ctx, rametcd_ctx;
+  etcd_ctx.set_deadline(std::chrono::system_clock::now() + kTimeout);
+  rametcd_ctx.set_deadline(std::chrono::system_clock::now() + kTimeout);
+  grpc::Status etcd_status = (etcd_kv_.get()->*method)(&etcd_ctx, req, &etcd_resp);
+  grpc::Status rametcd_status = (rametcd_kv_.get()->*method)(&rametcd_ctx, req, &rametcd_resp);
+  if (etcd_status.ok()) revision_ = etcd_resp.header().revision();
+  for (Resp* r : {&etcd_resp, &rametcd_resp}) {
+    if (!r->has_header()) continue;
+    r->mutable_header()->clear_cluster_id();
+    r->mutable_header()->clear_member_id();
+    r->mutable_header()->clear_raft_term();
+  }
+  bool same = etcd_status.error_code() == rametcd_status.error_code() &&
+              etcd_status.error_message() == rametcd_status.error_message() &&
+              google::protobuf::util::MessageDifferencer::Equals(etcd_resp, rametcd_resp);
+  if (same) return "";
+  return absl::StrCat("request:  ", req.ShortDebugString(),
+                      "\netcd:     ", Describe(etcd_status, etcd_resp),
+                      "\nrametcd:  ", Describe(rametcd_status, rametcd_resp));
+}
+
+std::string Differential::Range(const etcdserverpb::RangeRequest& req) {
+  return Call<etcdserverpb::RangeRequest, etcdserverpb::RangeResponse>(
+      &etcdserverpb::KV::Stub::Range, req);
+}
+std::string Differential::Put(const etcdserverpb::PutRequest& req) {
+  return Call<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(&etcdserverpb::KV::Stub::Put,
+                                                                   req);
+}
+std::string Differential::DeleteRange(const etcdserverpb::DeleteRangeRequest& req) {
+  return Call<etcdserverpb::DeleteRangeRequest, etcdserverpb::DeleteRangeResponse>(
+      &etcdserverpb::KV::Stub::DeleteRange, req);
+}
+std::string Differential::Txn(const etcdserverpb::TxnRequest& req) {
+  return Call<etcdserverpb::TxnRequest, etcdserverpb::TxnResponse>(&etcdserverpb::KV::Stub::Txn,
+                                                                   req);
+}
+std::string Differential::Compact(const etcdserverpb::CompactionRequest& req) {
+  return Call<etcdserverpb::CompactionRequest, etcdserverpb::CompactionResponse>(
+      &etcdserverpb::KV::Stub::Compact, req);
+}
+
+etcdserverpb::RangeRequest Get(const std::string& key, const std::string& range_end) {
+  etcdserverpb::RangeRequest r;
+  r.set_key(key);
+  r.set_range_end(range_end);
+  return r;
+}
+
+etcdserverpb::PutRequest Put(const std::string& key, const std::string& value) {
+  etcdserverpb::PutRequest r;
+  r.set_key(key);
+  r.set_value(value);
+  return r;
+}
+
+etcdserverpb::DeleteRangeRequest Delete(const std::string& key, const std::string& range_end) {
+  etcdserverpb::DeleteRangeRequest r;
+  r.set_key(key);
+  r.set_range_end(range_end);
+  return r;
+}
+
+etcdserverpb::Compare Cmp(const std::string& key, etcdserverpb::Compare::CompareTarget target,
+                          etcdserverpb::Compare::CompareResult result, int64_t operand) {
+  etcdserverpb::Compare c;
+  c.set_key(key);
+  c.set_target(target);
+  c.set_result(result);
+  switch (target) {
+    case etcdserverpb::Compare::VERSION:
+      c.set_version(operand);
+      break;
+    case etcdserverpb::Compare::CREATE:
+      c.set_create_revision(operand);
+      break;
+    case etcdserverpb::Compare::MOD:
+      c.set_mod_revision(operand);
+      break;
+    case etcdserverpb::Compare::LEASE:
+      c.set_lease(operand);
+      break;
+    default:
+      break;
+  }
+  return c;
+}
+
+etcdserverpb::Compare CmpValue(const std::string& key, etcdserverpb::Compare::CompareResult result,
+                               const std::string& value) {
+  etcdserverpb::Compare c;
+  c.set_key(key);
+  c.set_target(etcdserverpb::Compare::VALUE);
+  c.set_result(result);
+  c.set_value(value);
+  return c;
+}
+
+etcdserverpb::RequestOp Op(const etcdserverpb::RangeRequest& r) {
+  etcdserverpb::RequestOp op;
+  *op.mutable_request_range() = r;
+  return op;
+}
+etcdserverpb::RequestOp Op(const etcdserverpb::PutRequest& r) {
+  etcdserverpb::RequestOp op;
+  *op.mutable_request_put() = r;
+  return op;
+}
+etcdserverpb::RequestOp Op(const etcdserverpb::DeleteRangeRequest& r) {
+  etcdserverpb::RequestOp op;
+  *op.mutable_request_delete_range() = r;
+  return op;
+}
+etcdserverpb::RequestOp Op(const etcdserverpb::TxnRequest& r) {
+  etcdserverpb::RequestOp op;
+  *op.mutable_request_txn() = r;
+  return op;
+}
+
+etcdserverpb::CompactionRequest CompactTo(int64_t revision) {
+  etcdserverpb::CompactionRequest r;
+  r.set_revision(revision);
+  return r;
+}
+
+}  // namespace rametcd::testing

@@ -1,0 +1,256 @@
+#include "support/server_process.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace rametcd::testing {
+namespace {
+
+// Waits for `pid` up to `timeout_ms`; returns its wait status or -1 if it is still running.
+int WaitFor(pid_t pid, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0) return -1;
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, int stdin_fd, int out_fd) {
+  // Everything the child needs is prepared before fork(): other threads may hold the malloc lock.
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::dup2(stdin_fd, STDIN_FILENO);
+  ::dup2(out_fd, STDOUT_FILENO);
+  ::dup2(out_fd, STDERR_FILENO);
+  // The child must not inherit a blocked-signal mask that would make SIGTERM ineffective.
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execvp(args[0], args.data());
+  ::_exit(127);
+}
+
+}  // namespace
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TempDir::TempDir(bool in_memory) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string base =
+      in_memory && std::filesystem::exists("/dev/shm") ? "/dev/shm" : (tmp ? tmp : "/tmp");
+  std::string pattern = base + "/rametcd-test-XXXXXX";
+  char* made = ::mkdtemp(pattern.data());
+  path_ = made ? made : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text) {
+  TempDir dir;
+  std::string in_path = dir.path() + "/stdin", out_path = dir.path() + "/out";
+  std::ofstream(in_path) << stdin_text;
+  int in_fd = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  pid_t pid = Spawn(argv, in_fd, out_fd);
+  ::close(in_fd);
+  ::close(out_fd);
+  CommandResult result;
+  int status = WaitFor(pid, 60000);
+  if (status == -1) {
+    ::kill(pid, SIGKILL);
+    WaitFor(pid, 5000);
+  } else if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  std::stringstream ss;
+  ss << std::ifstream(out_path).rdbuf();
+  result.output = ss.str();
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartRametcd(
+    const std::vector<std::string>& extra_flags) {
+  return Launch(
+      [&](const std::string& dir, int port) {
+        std::string url = absl::StrCat("http://127.0.0.1:", port);
+        std::vector<std::string> argv = {RAMETCD_BINARY,
+                                         "--data-dir",
+                                         dir + "/data",
+                                         "--listen-client-urls",
+                                         url,
+                                         "--advertise-client-urls",
+                                         url};
+        argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+        return argv;
+      },
+      /*in_memory=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartEtcd() {
+  if (RunCommand({"etcd", "--version"}).exit_code != 0) {
+    return absl::FailedPreconditionError(
+        "the reference etcd is not installed: run ../shared/tools/etcd-peers.sh or "
+        "apt-get install etcd-server etcd-client");
+  }
+  return Launch(
+      [](const std::string& dir, int port) {
+        std::string client = absl::StrCat("http://127.0.0.1:", port);
+        std::string peer = absl::StrCat("http://127.0.0.1:", FreePort());
+        return std::vector<std::string>{"etcd",
+                                        "--name",
+                                        "default",
+                                        "--data-dir",
+                                        dir + "/data",
+                                        "--listen-client-urls",
+                                        client,
+                                        "--advertise-client-urls",
+                                        client,
+                                        "--listen-peer-urls",
+                                        peer,
+                                        "--initial-advertise-peer-urls",
+                                        peer,
+                                        "--initial-cluster",
+                                        "default=" + peer,
+                                        "--log-level",
+                                        "warn"};
+      },
+      /*in_memory=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Launch(const ArgvFor& argv_for,
+                                                                     bool in_memory) {
+  // A port found free may be taken by another socket before the child binds it; then the child
+  // exits at once and we try again with fresh ports.
+  constexpr int kAttempts = 3;
+  absl::Status last;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    std::unique_ptr<ServerProcess> p(new ServerProcess());
+    p->dir_ = std::make_unique<TempDir>(in_memory);
+    const int port = FreePort();
+    const std::vector<std::string> argv = argv_for(p->dir_->path(), port);
+    p->endpoint_ = absl::StrCat("127.0.0.1:", port);
+    p->log_path_ = p->dir_->path() + "/server.log";
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int log_fd = ::open(p->log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    p->pid_ = Spawn(argv, null_fd, log_fd);
+    ::close(null_fd);
+    ::close(log_fd);
+    p->channel_ = grpc::CreateChannel(p->endpoint_, grpc::InsecureChannelCredentials());
+    absl::Status ready = p->WaitReady(20000);
+    if (ready.ok()) return p;
+    last = absl::UnavailableError(absl::StrCat(argv[0], " did not become ready: ", ready.message(),
+                                               "\n--- log ---\n", p->log()));
+    if (p->pid_ > 0) break;  // still running but not answering: retrying would not help
+    std::fprintf(stderr, "server start attempt %d failed, retrying: %s\n", attempt,
+                 std::string(last.message()).c_str());
+  }
+  return last;
+}
+
+absl::Status ServerProcess::WaitReady(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto exited = [this] {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    return true;
+  };
+  // First the listening socket, polled directly (a gRPC channel would back off for seconds).
+  const int port = std::stoi(endpoint_.substr(endpoint_.rfind(':') + 1));
+  while (true) {
+    if (exited()) return absl::UnavailableError("the process exited");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError("the client port never accepted a connection");
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (connected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Then a request: etcd accepts connections before it has elected itself leader.
+  auto stub = NewKvStub();
+  grpc::Status last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (exited()) return absl::UnavailableError("the process exited");
+    grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    etcdserverpb::RangeRequest req;
+    req.set_key("readiness-probe");
+    etcdserverpb::RangeResponse resp;
+    last = stub->Range(&ctx, req, &resp);
+    if (last.ok()) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(last.error_message());
+}
+
+std::unique_ptr<etcdserverpb::KV::Stub> ServerProcess::NewKvStub() const {
+  return etcdserverpb::KV::NewStub(channel_);
+}
+
+std::string ServerProcess::log() const {
+  std::stringstream ss;
+  ss << std::ifstream(log_path_).rdbuf();
+  return ss.str();
+}
+
+int ServerProcess::Terminate(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = WaitFor(pid_, timeout_ms);
+  if (status != -1) pid_ = -1;
+  return status;
+}
+
+ServerProcess::~ServerProcess() {
+  channel_.reset();  // an open client connection would hold up a graceful server shutdown
+  if (pid_ > 0 && Terminate() == -1) {
+    ::kill(pid_, SIGKILL);
+    WaitFor(pid_, 5000);
+  }
+}
+
+}  // namespace rametcd::testing
