@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/logging.h"
 #include "server/options.h"
 #include "server/server.h"
@@ -35,6 +36,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   rametcd::SetLogLevel(cl->options.log_level);
+#ifdef NDEBUG
+  // Debian's abseil is built with deadlock detection on, which makes every absl::Mutex lock
+  // (gRPC's too) walk a lock graph. Debug builds keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
 
   // Block the stop signals in every thread (threads inherit the mask); main waits for them.
   sigset_t stop_signals;
