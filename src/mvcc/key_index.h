@@ -52,8 +52,15 @@ class KeyIndex {
   size_t size() const { return size_; }
   size_t block_count() const { return blocks_.size(); }
 
+  // What a Scan visitor wants next.
+  enum class Next {
+    kKey,        // the next key
+    kStop,       // nothing more
+    kSkipBlock,  // leave the current prefix block (like kKey for keys outside blocks)
+  };
+
   // Visits the keys of `range` (which must not be single) in key order.
-  //   on_key(std::string_view key, KeyEntry& entry) -> bool: false stops the scan.
+  //   on_key(std::string_view key, KeyEntry& entry) -> Next.
   //   on_block(const Block& block) -> bool: called for each block the range covers entirely,
   //     before its keys; returning true skips the block's keys (the caller accounted for them).
   template <typename OnKey, typename OnBlock>
@@ -86,14 +93,16 @@ void KeyIndex::Scan(const KeyRange& range, OnKey&& on_key, OnBlock&& on_block) c
     for (; other_it != other_.end(); ++other_it) {
       std::string_view k = other_it->first;
       if (!before_end(k) || (have_block && k >= block_it->first)) break;
-      if (!on_key(k, *other_it->second)) return;
+      if (on_key(k, *other_it->second) == Next::kStop) return;
     }
     if (!have_block) return;
     const Block& block = *block_it->second;
     if (!(range.CoversPrefix(block.prefix) && on_block(block))) {
       for (auto it = block.keys.lower_bound(range.begin); it != block.keys.end(); ++it) {
         if (!before_end(it->first)) return;
-        if (!on_key(it->first, *it->second)) return;
+        Next next = on_key(it->first, *it->second);
+        if (next == Next::kStop) return;
+        if (next == Next::kSkipBlock) break;
       }
     }
     ++block_it;

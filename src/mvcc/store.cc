@@ -107,21 +107,26 @@ int64_t Store::Collect(const KeyRange& range, int64_t rev, bool at_head, size_t 
     return 1;
   }
   if (range.Empty()) return 0;
+  // At the head revision a block the range covers whole supplies its count, and its keys are
+  // walked only while `hits` needs more.
   int64_t count = 0;
+  std::string_view counted_block;
   index_.Scan(
       range,
       [&](std::string_view key, const KeyEntry& entry) {
+        const bool counted = !counted_block.empty() && key.starts_with(counted_block);
         const KeyVersion* v = at_head ? entry.Live() : entry.At(rev);
         if (v != nullptr) {
-          ++count;
+          if (!counted) ++count;
           if (hits->size() < want) hits->push_back({key, v});
         }
-        return true;
+        return counted && hits->size() >= want ? KeyIndex::Next::kSkipBlock : KeyIndex::Next::kKey;
       },
       [&](const KeyIndex::Block& block) {
-        if (!at_head || hits->size() < want) return false;
+        if (!at_head) return false;
         count += block.live_keys;
-        return true;
+        counted_block = block.prefix;
+        return hits->size() >= want;
       });
   return count;
 }
@@ -297,7 +302,7 @@ void Store::DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
         range,
         [&](std::string_view key, KeyEntry& entry) {
           delete_one(key, entry);
-          return true;
+          return KeyIndex::Next::kKey;
         },
         [](const KeyIndex::Block&) { return false; });
   }
@@ -447,7 +452,7 @@ bool Store::CompactSome(size_t max_keys) {
         if (visited == max_keys) {
           resume = std::string(key);
           finished = false;
-          return false;
+          return KeyIndex::Next::kStop;
         }
         ++visited;
         auto& versions = entry.versions;
@@ -455,11 +460,11 @@ bool Store::CompactSome(size_t max_keys) {
         auto newer =
             std::upper_bound(versions.begin(), versions.end(), bound,
                              [](int64_t rev, const KeyVersion& v) { return rev < v.mod_revision; });
-        if (newer == versions.begin()) return true;
+        if (newer == versions.begin()) return KeyIndex::Next::kKey;
         auto keep = newer - 1;
         if (keep->IsTombstone()) ++keep;
         size_t drop = keep - versions.begin();
-        if (drop == 0) return true;
+        if (drop == 0) return KeyIndex::Next::kKey;
         versions.erase(versions.begin(), keep);
         retained_versions_ -= drop;
         if (versions.empty()) {
@@ -467,7 +472,7 @@ bool Store::CompactSome(size_t max_keys) {
         } else if (versions.capacity() > 2 * versions.size()) {
           versions.shrink_to_fit();
         }
-        return true;
+        return KeyIndex::Next::kKey;
       },
       [](const KeyIndex::Block&) { return false; });
   for (std::string_view key : emptied) {

@@ -36,7 +36,7 @@ struct Fixture {
         range,
         [&](std::string_view key, KeyEntry&) {
           keys.emplace_back(key);
-          return true;
+          return KeyIndex::Next::kKey;
         },
         [](const KeyIndex::Block&) { return false; });
     return keys;
@@ -74,7 +74,7 @@ TEST(KeyIndexTest, ScanStopsWhenAskedAndSkipsCoveredBlocks) {
       KeyRange::FromRequest(kNul, kNul),
       [&](std::string_view key, KeyEntry&) {
         seen.emplace_back(key);
-        return seen.size() < 2;
+        return seen.size() < 2 ? KeyIndex::Next::kKey : KeyIndex::Next::kStop;
       },
       [](const KeyIndex::Block&) { return false; });
   EXPECT_EQ(seen, (std::vector<std::string>{"/registry/pods/a", "/registry/pods/b"}));
@@ -85,7 +85,7 @@ TEST(KeyIndexTest, ScanStopsWhenAskedAndSkipsCoveredBlocks) {
       KeyRange::FromRequest(kNul, kNul),
       [&](std::string_view key, KeyEntry&) {
         seen.emplace_back(key);
-        return true;
+        return KeyIndex::Next::kKey;
       },
       [&](const KeyIndex::Block& block) {
         blocks.push_back(block.prefix);
@@ -93,6 +93,24 @@ TEST(KeyIndexTest, ScanStopsWhenAskedAndSkipsCoveredBlocks) {
       });
   EXPECT_EQ(blocks, (std::vector<std::string>{"/registry/pods/"}));
   EXPECT_EQ(seen, (std::vector<std::string>{"/registry/x", "z"}));
+}
+
+TEST(KeyIndexTest, VisitorCanLeaveABlockEarly) {
+  Fixture f;
+  for (const char* k : {"/registry/pods/a", "/registry/pods/b", "/registry/pods/c", "/registry/x",
+                        "/registry/z.io/r/1", "/registry/z.io/r/2"}) {
+    f.Insert(k);
+  }
+  std::vector<std::string> seen;
+  f.index.Scan(
+      KeyRange::FromRequest(kNul, kNul),
+      [&](std::string_view key, KeyEntry&) {
+        seen.emplace_back(key);
+        return KeyIndex::Next::kSkipBlock;  // only the first key of each block
+      },
+      [](const KeyIndex::Block&) { return false; });
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"/registry/pods/a", "/registry/x", "/registry/z.io/r/1"}));
 }
 
 TEST(KeyIndexTest, LiveCountsPerBlock) {
@@ -105,7 +123,7 @@ TEST(KeyIndexTest, LiveCountsPerBlock) {
   int64_t live = -1;
   f.index.Scan(
       KeyRange::FromRequest("/registry/pods/", "/registry/pods0"),
-      [](std::string_view, KeyEntry&) { return true; },
+      [](std::string_view, KeyEntry&) { return KeyIndex::Next::kKey; },
       [&](const KeyIndex::Block& block) {
         live = block.live_keys;
         return true;
