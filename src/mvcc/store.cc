@@ -138,7 +138,7 @@ absl::Status Store::Range(const etcdserverpb::RangeRequest& req,
 
 absl::Status Store::RangeAt(const etcdserverpb::RangeRequest& req, int64_t current,
                             etcdserverpb::RangeResponse* resp) {
-  int64_t rev;
+  int64_t rev = 0;
   RETURN_IF_ERROR(ResolveReadRevision(req.revision(), current, &rev));
   resp->mutable_header()->set_revision(current);
 
@@ -211,7 +211,7 @@ absl::Status Store::Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse
     auto it = entries_.find(req->key());
     if (it == entries_.end() || it->second.Live() == nullptr) return etcd_errors::KeyNotFound();
   }
-  WriteTxn txn{revision_};
+  WriteTxn txn(revision_);
   RETURN_IF_ERROR(PutIn(txn, req, resp));
   revision_ = txn.WriteRevision();
   return absl::OkStatus();
@@ -276,7 +276,7 @@ void Store::RollBack(WriteTxn& txn) {
 
 absl::Status Store::DeleteRange(const etcdserverpb::DeleteRangeRequest& req,
                                 etcdserverpb::DeleteRangeResponse* resp) {
-  WriteTxn txn{revision_};
+  WriteTxn txn(revision_);
   DeleteIn(txn, req, resp);
   if (txn.changes > 0) revision_ = txn.WriteRevision();
   return absl::OkStatus();
@@ -381,8 +381,7 @@ absl::Status Store::Txn(etcdserverpb::TxnRequest* req, etcdserverpb::TxnResponse
     size_t pos = 0;
     RETURN_IF_ERROR(CheckPath(*req, path, kind, &pos));
   }
-  WriteTxn txn{revision_};
-  txn.record_undo = true;
+  WriteTxn txn(revision_, /*record_undo=*/true);
   size_t pos = 0;
   if (absl::Status applied = ApplyPath(txn, req, path, &pos, resp); !applied.ok()) {
     RollBack(txn);

@@ -78,10 +78,13 @@ class Store {
       bool created;   // the entry did not exist before
       bool was_live;  // the key existed before the change
     };
-    int64_t begin = 0;
+    explicit WriteTxn(int64_t begin_revision, bool record_undo = false)
+        : begin(begin_revision), record_undo(record_undo) {}
+
+    const int64_t begin;
+    const bool record_undo;  // only Txn can fail half-way and needs the undo log
     int changes = 0;
-    std::vector<Undo> undo;  // filled only for Txn
-    bool record_undo = false;
+    std::vector<Undo> undo;
 
     int64_t WriteRevision() const { return begin + 1; }
     int64_t ReadRevision() const { return changes > 0 ? begin + 1 : begin; }
