@@ -206,11 +206,7 @@ absl::Status Store::CheckLease(int64_t lease) const {
 }
 
 absl::Status Store::Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp) {
-  RETURN_IF_ERROR(CheckLease(req->lease()));
-  if (req->ignore_value() || req->ignore_lease()) {
-    auto it = entries_.find(req->key());
-    if (it == entries_.end() || it->second.Live() == nullptr) return etcd_errors::KeyNotFound();
-  }
+  RETURN_IF_ERROR(CheckLease(req->lease()));  // etcd checks the lease before the key
   WriteTxn txn(revision_);
   RETURN_IF_ERROR(PutIn(txn, req, resp));
   revision_ = txn.WriteRevision();
@@ -220,8 +216,8 @@ absl::Status Store::Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse
 absl::Status Store::PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req,
                           etcdserverpb::PutResponse* resp) {
   if (req->ignore_value() || req->ignore_lease()) {
-    // Checked before the write started, but an earlier op of the same txn may have deleted the
-    // key (etcd panics here; rametcd fails the txn, which is then rolled back).
+    // In a Txn this was checked before the write started, but an earlier op of the same txn may
+    // have deleted the key (etcd panics then; rametcd fails the txn, which is rolled back).
     auto it = entries_.find(req->key());
     if (it == entries_.end() || it->second.Live() == nullptr) return etcd_errors::KeyNotFound();
   }
