@@ -209,7 +209,7 @@ absl::Status Store::Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse
   RETURN_IF_ERROR(CheckLease(req->lease()));  // etcd checks the lease before the key
   WriteTxn txn(revision_);
   RETURN_IF_ERROR(PutIn(txn, req, resp));
-  revision_ = txn.WriteRevision();
+  Commit(txn);
   return absl::OkStatus();
 }
 
@@ -241,11 +241,38 @@ absl::Status Store::PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req,
   }
   next.lease = req->ignore_lease() ? prev->lease : req->lease();
   next.value = req->ignore_value() ? prev->value : std::move(*req->mutable_value());
+  AddEvent(txn, mvccpb::Event::PUT, key, &next, entry.At(txn.begin));
   entry.versions.push_back(std::move(next));
   ++retained_versions_;
   ++txn.changes;
   resp->mutable_header()->set_revision(txn.WriteRevision());
   return absl::OkStatus();
+}
+
+void Store::AddEvent(WriteTxn& txn, mvccpb::Event::EventType type, std::string_view key,
+                     const KeyVersion* current, const KeyVersion* prev) {
+  mvccpb::Event& event = txn.events.emplace_back();
+  event.set_type(type);
+  if (type == mvccpb::Event::PUT) {
+    FillKeyValue(key, *current, false, event.mutable_kv());
+  } else {
+    // etcd's DELETE event: the key and the revision of the delete.
+    event.mutable_kv()->set_key(key.data(), key.size());
+    event.mutable_kv()->set_mod_revision(current->mod_revision);
+  }
+  if (prev != nullptr) FillKeyValue(key, *prev, false, event.mutable_prev_kv());
+  // Approximate encoded size: enough to bound the history ring.
+  txn.event_bytes += 2 * key.size() + current->value.size() + (prev ? prev->value.size() : 0) + 64;
+}
+
+void Store::Commit(WriteTxn& txn) {
+  if (txn.changes == 0) return;
+  revision_ = txn.WriteRevision();
+  auto entry = std::make_shared<RevisionEvents>();
+  entry->revision = revision_;
+  entry->events = std::move(txn.events);
+  entry->bytes = txn.event_bytes;
+  history_.Append(std::move(entry));
 }
 
 void Store::RecordUndo(WriteTxn& txn, std::string_view key, KeyEntry* entry, bool created,
@@ -274,7 +301,7 @@ absl::Status Store::DeleteRange(const etcdserverpb::DeleteRangeRequest& req,
                                 etcdserverpb::DeleteRangeResponse* resp) {
   WriteTxn txn(revision_);
   DeleteIn(txn, req, resp);
-  if (txn.changes > 0) revision_ = txn.WriteRevision();
+  Commit(txn);
   return absl::OkStatus();
 }
 
@@ -310,6 +337,7 @@ void Store::Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry) {
   RecordUndo(txn, key, &entry, /*created=*/false, /*was_live=*/true);
   KeyVersion tombstone;
   tombstone.mod_revision = txn.WriteRevision();
+  AddEvent(txn, mvccpb::Event::DELETE, key, &tombstone, entry.At(txn.begin));
   entry.versions.push_back(std::move(tombstone));
   index_.AddLive(key, -1);
   ++retained_versions_;
@@ -383,7 +411,7 @@ absl::Status Store::Txn(etcdserverpb::TxnRequest* req, etcdserverpb::TxnResponse
     RollBack(txn);
     return applied;
   }
-  if (txn.changes > 0) revision_ = txn.WriteRevision();
+  Commit(txn);
   resp->mutable_header()->set_revision(revision_);
   return absl::OkStatus();
 }

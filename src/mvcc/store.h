@@ -26,9 +26,10 @@
 #include <vector>
 
 #include "absl/container/node_hash_map.h"
-#include "absl/hash/hash.h"
 #include "absl/status/status.h"
+#include "base/string_hash.h"
 #include "etcd/api/etcdserverpb/rpc.pb.h"
+#include "mvcc/history_ring.h"
 #include "mvcc/key_entry.h"
 #include "mvcc/key_index.h"
 #include "mvcc/key_range.h"
@@ -37,7 +38,7 @@ namespace rametcd::mvcc {
 
 class Store {
  public:
-  Store() = default;
+  explicit Store(const HistoryRing::Options& history = {}) : history_(history) {}
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
@@ -62,6 +63,9 @@ class Store {
   // Releases the versions of up to `max_keys` keys; returns true when the compaction finished.
   bool CompactSome(size_t max_keys);
 
+  // The events of recent revisions, for watches.
+  const HistoryRing& history() const { return history_; }
+
   // Number of keys in the index, including deleted keys whose tombstones are not compacted yet.
   size_t indexed_keys() const { return index_.size(); }
   // Number of versions (including tombstones) held for all keys.
@@ -85,6 +89,9 @@ class Store {
     const bool record_undo;  // only Txn can fail half-way and needs the undo log
     int changes = 0;
     std::vector<Undo> undo;
+    // What the txn changed, in order; appended to the history when the txn commits.
+    std::vector<mvccpb::Event> events;
+    size_t event_bytes = 0;
 
     int64_t WriteRevision() const { return begin + 1; }
     int64_t ReadRevision() const { return changes > 0 ? begin + 1 : begin; }
@@ -111,6 +118,11 @@ class Store {
   absl::Status PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp);
   void DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
                 etcdserverpb::DeleteRangeResponse* resp);
+  // Records the event of a change; `prev` is the key as it was before the txn, if it existed.
+  void AddEvent(WriteTxn& txn, mvccpb::Event::EventType type, std::string_view key,
+                const KeyVersion* current, const KeyVersion* prev);
+  // Makes the txn's changes the new revision (if it changed anything) and records its events.
+  void Commit(WriteTxn& txn);
   // Appends a tombstone at the txn's revision to a live key.
   void Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry);
 
@@ -134,17 +146,9 @@ class Store {
 
   int64_t revision_ = 1;
   int64_t compacted_ = -1;
-  // Transparent hashing so that lookups by std::string_view need no std::string.
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return absl::Hash<std::string_view>{}(key); }
-  };
-  struct KeyEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
+  HistoryRing history_;
   // Owns keys and entries; node-based so that the index's views and pointers stay valid.
-  absl::node_hash_map<std::string, KeyEntry, KeyHash, KeyEq> entries_;
+  absl::node_hash_map<std::string, KeyEntry, StringViewHash, StringViewEq> entries_;
   KeyIndex index_;
   size_t retained_versions_ = 0;
 

@@ -1,9 +1,12 @@
-// ApplyLoop: the one thread that owns the MVCC store and runs every operation on it.
+// ApplyLoop: the one thread that owns the MVCC store and the watch hub, and runs every operation
+// on them.
 //
 // gRPC reactors never touch the store: they Submit() a task and return; the loop drains all queued
 // tasks as one batch, runs them in order (which makes every read and write linearizable without a
-// lock around the store), and between batches releases compacted versions in bounded steps. Tasks
-// complete their RPC themselves (reactor->Finish), so a slow client costs the loop nothing.
+// lock around the store), delivers each new revision to the watches right after the request that
+// made it (so no revision can leave the history ring undelivered), and between batches releases
+// compacted versions in bounded steps and sends due progress notifications. Tasks complete their
+// RPC themselves (reactor->Finish), so a slow client costs the loop nothing.
 //
 // Bounds: at most `max_pending` tasks wait in the queue; past that Submit() refuses, and the
 // caller answers etcd's "too many requests". One compaction step visits at most
@@ -22,16 +25,19 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "mvcc/store.h"
+#include "watch/watch_hub.h"
 
 namespace rametcd::server {
 
 class ApplyLoop {
  public:
-  using Task = absl::AnyInvocable<void(mvcc::Store&) &&>;
+  using Task = absl::AnyInvocable<void(mvcc::Store&, watch::WatchHub&) &&>;
 
   struct Options {
     size_t max_pending = 100000;
     size_t compaction_step_keys = 10000;
+    mvcc::HistoryRing::Options history;
+    watch::WatchHub::Options watch;
   };
 
   explicit ApplyLoop(const Options& options);
@@ -41,6 +47,10 @@ class ApplyLoop {
 
   // Queues `task`; returns false (and drops it) when the queue is full or the loop stopped.
   [[nodiscard]] bool Submit(Task task);
+  // Queues bookkeeping that must not be refused for load (a closed stream's cleanup, a drained
+  // stream's catch-up); there is at most one such task per stream at a time. Dropped only once
+  // the loop has stopped.
+  void SubmitBookkeeping(Task task);
   void Stop();
 
  private:
@@ -53,7 +63,8 @@ class ApplyLoop {
   absl::Mutex mu_;
   std::vector<Task> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  mvcc::Store store_;  // touched only by thread_
+  mvcc::Store store_;    // touched only by thread_
+  watch::WatchHub hub_;  // touched only by thread_
   std::thread thread_;
 };
 

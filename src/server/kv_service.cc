@@ -20,12 +20,12 @@ grpc::ServerUnaryReactor* KvService::Submit(grpc::CallbackServerContext* ctx,
     reactor->Finish(ToGrpcStatus(check));
     return reactor;
   }
-  bool queued =
-      loop_->Submit([this, reactor, resp, apply = std::move(apply)](mvcc::Store& store) mutable {
-        absl::Status status = apply(store, resp);
-        if (status.ok()) identity_.Fill(resp->mutable_header());
-        reactor->Finish(ToGrpcStatus(status));
-      });
+  bool queued = loop_->Submit([this, reactor, resp, apply = std::move(apply)](
+                                  mvcc::Store& store, watch::WatchHub&) mutable {
+    absl::Status status = apply(store, resp);
+    if (status.ok()) identity_.Fill(resp->mutable_header());
+    reactor->Finish(ToGrpcStatus(status));
+  });
   if (!queued) reactor->Finish(ToGrpcStatus(etcd_errors::TooManyRequests()));
   return reactor;
 }

@@ -81,6 +81,36 @@ const std::map<std::string, FlagSpec>& Flags() {
         [](CommandLine& c, const std::string& v) {
           return ParsePositive("max-pending-requests", v, &c.options.max_pending_requests);
         }}},
+      {"experimental-watch-progress-notify-interval",
+       {false, "Interval of progress notifications for watches that request them (default 10m).",
+        [](CommandLine& c, const std::string& v) -> absl::Status {
+          absl::Duration d;
+          if (!absl::ParseDuration(v, &d) || d <= absl::ZeroDuration()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "invalid value \"", v,
+                "\" for flag --experimental-watch-progress-notify-interval: want a duration "
+                "like 10m or 500ms"));
+          }
+          c.options.watch_progress_notify_interval = d;
+          return absl::OkStatus();
+        }}},
+      {"watch-history-max-events",
+       {false, "Most events kept for watches to catch up from (default 1000000).",
+        [](CommandLine& c, const std::string& v) {
+          return ParsePositive("watch-history-max-events", v, &c.options.watch_history_max_events);
+        }}},
+      {"watch-history-max-bytes",
+       {false, "Most bytes of events kept for watches to catch up from (default 536870912).",
+        [](CommandLine& c, const std::string& v) {
+          return ParsePositive("watch-history-max-bytes", v, &c.options.watch_history_max_bytes);
+        }}},
+      {"watch-stream-max-bytes",
+       {false,
+        "Bytes of responses queued per watch stream before its slow watchers are caught up "
+        "later from the history (default 4194304).",
+        [](CommandLine& c, const std::string& v) {
+          return ParsePositive("watch-stream-max-bytes", v, &c.options.watch_stream_max_bytes);
+        }}},
       {"log-level",
        {false, "debug, info, warn or error (default info).",
         [](CommandLine& c, const std::string& v) -> absl::Status {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/logging.h"
 
 namespace rametcd::server {
@@ -27,6 +28,13 @@ struct Options {
   // Requests queued for the store before clients get "too many requests".
   int64_t max_pending_requests = 100000;
   LogLevel log_level = LogLevel::kInfo;
+  // Periodic progress notifications for watches that ask for them (etcd's flag and default).
+  absl::Duration watch_progress_notify_interval = absl::Minutes(10);
+  // Bounds of the history ring that feeds watches.
+  int64_t watch_history_max_events = 1'000'000;
+  int64_t watch_history_max_bytes = 512ll << 20;
+  // Responses queued per watch stream before its slow watchers are caught up later instead.
+  int64_t watch_stream_max_bytes = 4ll << 20;
 };
 
 struct CommandLine {

@@ -54,12 +54,21 @@ Server::~Server() { Stop(); }
 
 absl::Status Server::Start() {
   ASSIGN_OR_RETURN(data_dir_, DataDir::Open(options_.data_dir));
+  MemberIdentity identity = MemberIdentity::Derive(options_.name, options_.advertise_client_urls);
   ApplyLoop::Options loop_options;
   loop_options.max_pending = static_cast<size_t>(options_.max_pending_requests);
+  loop_options.history.max_events = static_cast<size_t>(options_.watch_history_max_events);
+  loop_options.history.max_bytes = static_cast<size_t>(options_.watch_history_max_bytes);
+  loop_options.watch.fragment_bytes = options_.max_request_bytes + kGrpcOverheadBytes;
+  loop_options.watch.progress_interval = options_.watch_progress_notify_interval;
+  identity.Fill(&loop_options.watch.header);
   loop_ = std::make_unique<ApplyLoop>(loop_options);
-  MemberIdentity identity = MemberIdentity::Derive(options_.name, options_.advertise_client_urls);
   kv_ = std::make_unique<KvService>(
       identity, KvService::Limits{options_.max_request_bytes, options_.max_txn_ops}, loop_.get());
+  watch::WatchStream::Limits stream_limits;
+  stream_limits.soft_bytes = static_cast<size_t>(options_.watch_stream_max_bytes);
+  stream_limits.hard_bytes = 4 * stream_limits.soft_bytes;
+  watch_ = std::make_unique<WatchService>(stream_limits, loop_.get());
 
   grpc::ServerBuilder builder;
   std::vector<int> ports(options_.listen_addresses.size());
@@ -68,6 +77,7 @@ absl::Status Server::Start() {
                              &ports[i]);
   }
   builder.RegisterService(kv_.get());
+  builder.RegisterService(watch_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<int64_t>(options_.max_request_bytes + kGrpcOverheadBytes, INT_MAX)));
   builder.SetMaxSendMessageSize(-1);

@@ -16,6 +16,7 @@
 #include "server/data_dir.h"
 #include "server/kv_service.h"
 #include "server/options.h"
+#include "server/watch_service.h"
 
 namespace rametcd::server {
 
@@ -36,6 +37,7 @@ class Server {
   std::unique_ptr<DataDir> data_dir_;
   std::unique_ptr<ApplyLoop> loop_;
   std::unique_ptr<KvService> kv_;
+  std::unique_ptr<WatchService> watch_;
   std::unique_ptr<grpc::Server> grpc_;
 };
 

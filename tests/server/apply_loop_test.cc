@@ -16,7 +16,7 @@ TEST(ApplyLoopTest, RunsTasksInSubmissionOrderOnOneThread) {
   std::thread::id loop_thread;
   absl::Notification done;
   for (int i = 0; i < 1000; ++i) {
-    ASSERT_TRUE(loop.Submit([&, i](mvcc::Store&) {
+    ASSERT_TRUE(loop.Submit([&, i](mvcc::Store&, watch::WatchHub&) {
       if (i == 0) loop_thread = std::this_thread::get_id();
       EXPECT_EQ(std::this_thread::get_id(), loop_thread);
       order.push_back(i);
@@ -34,24 +34,25 @@ TEST(ApplyLoopTest, RefusesBeyondTheBoundAndAfterStop) {
   ApplyLoop loop(options);
   absl::Notification release;
   absl::Notification blocked;
-  ASSERT_TRUE(loop.Submit([&](mvcc::Store&) {
+  ASSERT_TRUE(loop.Submit([&](mvcc::Store&, watch::WatchHub&) {
     blocked.Notify();
     release.WaitForNotification();
   }));
   blocked.WaitForNotification();  // the loop thread is now busy; the queue is empty
-  EXPECT_TRUE(loop.Submit([](mvcc::Store&) {}));
-  EXPECT_TRUE(loop.Submit([](mvcc::Store&) {}));
-  EXPECT_FALSE(loop.Submit([](mvcc::Store&) {}));
+  EXPECT_TRUE(loop.Submit([](mvcc::Store&, watch::WatchHub&) {}));
+  EXPECT_TRUE(loop.Submit([](mvcc::Store&, watch::WatchHub&) {}));
+  EXPECT_FALSE(loop.Submit([](mvcc::Store&, watch::WatchHub&) {}));
   release.Notify();
   loop.Stop();
-  EXPECT_FALSE(loop.Submit([](mvcc::Store&) {}));
+  EXPECT_FALSE(loop.Submit([](mvcc::Store&, watch::WatchHub&) {}));
 }
 
 TEST(ApplyLoopTest, StopRunsWhatIsAlreadyQueued) {
   std::atomic<int> ran{0};
   {
     ApplyLoop loop(ApplyLoop::Options{});
-    for (int i = 0; i < 100; ++i) ASSERT_TRUE(loop.Submit([&](mvcc::Store&) { ++ran; }));
+    for (int i = 0; i < 100; ++i)
+      ASSERT_TRUE(loop.Submit([&](mvcc::Store&, watch::WatchHub&) { ++ran; }));
   }
   EXPECT_EQ(ran.load(), 100);
 }
@@ -61,7 +62,7 @@ TEST(ApplyLoopTest, CompactionIsReleasedBetweenBatches) {
   options.compaction_step_keys = 1;
   ApplyLoop loop(options);
   absl::Notification compacted;
-  ASSERT_TRUE(loop.Submit([&](mvcc::Store& store) {
+  ASSERT_TRUE(loop.Submit([&](mvcc::Store& store, watch::WatchHub&) {
     for (int i = 0; i < 50; ++i) {
       etcdserverpb::PutRequest put;
       put.set_key("k" + std::to_string(i % 5));
@@ -74,7 +75,7 @@ TEST(ApplyLoopTest, CompactionIsReleasedBetweenBatches) {
   // With no further requests the loop keeps releasing, one key per step, until done.
   while (!compacted.HasBeenNotified()) {
     absl::Notification checked;
-    ASSERT_TRUE(loop.Submit([&](mvcc::Store& store) {
+    ASSERT_TRUE(loop.Submit([&](mvcc::Store& store, watch::WatchHub&) {
       if (!store.compaction_pending()) {
         EXPECT_EQ(store.retained_versions(), 5u);
         compacted.Notify();

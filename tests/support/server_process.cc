@@ -133,23 +133,24 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartEtcd() {
       [](const std::string& dir, int port) {
         std::string client = absl::StrCat("http://127.0.0.1:", port);
         std::string peer = absl::StrCat("http://127.0.0.1:", FreePort());
-        return std::vector<std::string>{"etcd",
-                                        "--name",
-                                        "default",
-                                        "--data-dir",
-                                        dir + "/data",
-                                        "--listen-client-urls",
-                                        client,
-                                        "--advertise-client-urls",
-                                        client,
-                                        "--listen-peer-urls",
-                                        peer,
-                                        "--initial-advertise-peer-urls",
-                                        peer,
-                                        "--initial-cluster",
-                                        "default=" + peer,
-                                        "--log-level",
-                                        "warn"};
+        std::vector<std::string> argv = {"etcd",
+                                         "--name",
+                                         "default",
+                                         "--data-dir",
+                                         dir + "/data",
+                                         "--listen-client-urls",
+                                         client,
+                                         "--advertise-client-urls",
+                                         client,
+                                         "--listen-peer-urls",
+                                         peer,
+                                         "--initial-advertise-peer-urls",
+                                         peer,
+                                         "--initial-cluster",
+                                         "default=" + peer,
+                                         "--log-level",
+                                         "warn"};
+        return argv;
       },
       /*in_memory=*/true);
 }

@@ -1,0 +1,32 @@
+#include "mvcc/history_ring.h"
+
+#include <algorithm>
+
+#include "base/logging.h"
+
+namespace rametcd::mvcc {
+
+void HistoryRing::Append(std::shared_ptr<const RevisionEvents> entry) {
+  CHECK(entries_.empty() || entry->revision > entries_.back()->revision);
+  events_ += entry->events.size();
+  bytes_ += entry->bytes;
+  entries_.push_back(std::move(entry));
+  // Keep at least the newest entry, whatever its size: live delivery needs it.
+  while (entries_.size() > 1 && (events_ > options_.max_events || bytes_ > options_.max_bytes)) {
+    const RevisionEvents& oldest = *entries_.front();
+    events_ -= oldest.events.size();
+    bytes_ -= oldest.bytes;
+    covered_from_ = oldest.revision + 1;
+    entries_.pop_front();
+  }
+}
+
+size_t HistoryRing::LowerBound(int64_t revision) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), revision,
+                             [](const std::shared_ptr<const RevisionEvents>& e, int64_t rev) {
+                               return e->revision < rev;
+                             });
+  return static_cast<size_t>(it - entries_.begin());
+}
+
+}  // namespace rametcd::mvcc

@@ -1,0 +1,62 @@
+// HistoryRing: the most recent committed events, grouped by revision, in revision order. Watches
+// are fed from it: live delivery reads the newest entries, and a watcher that starts in the past
+// or fell behind catches up from it without walking the store.
+//
+// Bounds: at most `max_events` events and `max_bytes` bytes of events; the oldest revisions are
+// dropped first. covered_from() is the oldest revision the ring still fully describes: every
+// event of every revision in [covered_from(), newest] is here (revisions without events included).
+//
+// Thread safety: none; owned by the Store (the apply thread). Entries are shared_ptr so that a
+// reader holding one keeps it alive after eviction.
+#ifndef RAMETCD_MVCC_HISTORY_RING_H_
+#define RAMETCD_MVCC_HISTORY_RING_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "etcd/api/mvccpb/kv.pb.h"
+
+namespace rametcd::mvcc {
+
+// All events of one write transaction. Each event carries prev_kv (the key as it was before the
+// transaction) when the key existed; watchers that did not ask for it get it stripped.
+struct RevisionEvents {
+  int64_t revision = 0;
+  std::vector<mvccpb::Event> events;
+  size_t bytes = 0;
+};
+
+class HistoryRing {
+ public:
+  struct Options {
+    size_t max_events = 1'000'000;
+    size_t max_bytes = 512ull << 20;
+  };
+
+  explicit HistoryRing(const Options& options) : options_(options) {}
+
+  // REQUIRES: revision > every revision appended before.
+  void Append(std::shared_ptr<const RevisionEvents> entry);
+
+  int64_t covered_from() const { return covered_from_; }
+  size_t events() const { return events_; }
+  size_t bytes() const { return bytes_; }
+  bool empty() const { return entries_.empty(); }
+
+  // The index of the first entry with revision >= `revision` (entries().size() if none).
+  size_t LowerBound(int64_t revision) const;
+  const std::deque<std::shared_ptr<const RevisionEvents>>& entries() const { return entries_; }
+
+ private:
+  const Options options_;
+  std::deque<std::shared_ptr<const RevisionEvents>> entries_;
+  int64_t covered_from_ = 1;  // a fresh store (revision 1) has no events to miss
+  size_t events_ = 0;
+  size_t bytes_ = 0;
+};
+
+}  // namespace rametcd::mvcc
+
+#endif  // RAMETCD_MVCC_HISTORY_RING_H_
