@@ -17,8 +17,9 @@ using etcdserverpb::WatchResponse;
 class FakeClient : public WatchStream::Writer {
  public:
   explicit FakeClient(WatchHub* hub, size_t soft_bytes = 1 << 20)
-      : hub_(hub), stream_(std::make_shared<WatchStream>(
-                       WatchStream::Limits{soft_bytes, 4 * soft_bytes}, this)) {}
+      : hub_(hub),
+        stream_(
+            std::make_shared<WatchStream>(WatchStream::Limits{soft_bytes, 4 * soft_bytes}, this)) {}
 
   void Write(const WatchResponse* response) override {
     in_flight_ = *response;
@@ -81,11 +82,11 @@ class WatchHubTest : public ::testing::Test {
 
 TEST_F(WatchHubTest, EventsReachOnlyMatchingWatches) {
   FakeClient c(&hub_);
-  c.Send(Create("/registry/pods/a"));                     // 0: exact
-  c.Send(Create("/registry/pods/", "/registry/pods0"));   // 1: prefix
-  c.Send(Create("/registry/", "/registry/q"));            // 2: range
-  c.Send(Create("/registry/pods/b"));                     // 3: exact, other key
-  ASSERT_EQ(c.ReadAll().size(), 4u);                      // created x4
+  c.Send(Create("/registry/pods/a"));                    // 0: exact
+  c.Send(Create("/registry/pods/", "/registry/pods0"));  // 1: prefix
+  c.Send(Create("/registry/", "/registry/q"));           // 2: range
+  c.Send(Create("/registry/pods/b"));                    // 3: exact, other key
+  ASSERT_EQ(c.ReadAll().size(), 4u);                     // created x4
   Put("/registry/pods/a", "v");
   Put("/registry/services/s", "v");
   std::map<int64_t, std::vector<int64_t>> by_watch;
@@ -163,11 +164,11 @@ TEST_F(WatchHubTest, PeriodicProgressOnlyForQuietProgressNotifyWatches) {
   FakeClient c(&hub_);
   WatchRequest notify = Create("a");
   notify.mutable_create_request()->set_progress_notify(true);
-  c.Send(notify);                                           // 0
+  c.Send(notify);  // 0
   WatchRequest busy = Create("b");
   busy.mutable_create_request()->set_progress_notify(true);
-  c.Send(busy);                                             // 1
-  c.Send(Create("c"));                                      // 2: did not ask
+  c.Send(busy);         // 1
+  c.Send(Create("c"));  // 2: did not ask
   c.ReadAll();
   const absl::Time t0 = absl::Now();
   hub_.Tick(t0);  // starts the interval
