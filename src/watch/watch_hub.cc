@@ -300,14 +300,18 @@ void WatchHub::CatchUp(Watcher* w) {
     WatchResponse resp = NewResponse(w->id, store_->revision());
     int64_t last = dispatched_;
     int64_t revisions = 0;
+    size_t bytes = 0;
     for (size_t i = ring.LowerBound(w->next_rev);
          i < entries.size() && entries[i]->revision <= dispatched_; ++i) {
-      if (revisions++ == options_.catch_up_revisions) {
+      if (revisions++ == options_.catch_up_revisions ||
+          bytes >= static_cast<size_t>(options_.catch_up_bytes)) {
         last = entries[i]->revision - 1;
         break;
       }
       for (const mvccpb::Event& e : entries[i]->events) {
-        if (w->Contains(e.kv().key()) && w->Wants(e)) AppendEvent(&resp, e, w->prev_kv);
+        if (!w->Contains(e.kv().key()) || !w->Wants(e)) continue;
+        AppendEvent(&resp, e, w->prev_kv);
+        bytes += resp.events(resp.events_size() - 1).ByteSizeLong();
       }
     }
     if (resp.events_size() > 0 && !SendEvents(w, std::move(resp))) return;  // still unsynced

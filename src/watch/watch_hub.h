@@ -9,9 +9,9 @@
 //
 // A watcher whose stream refuses a response (its client reads too slowly) becomes unsynced: it is
 // skipped by Dispatch() and caught up from the history ring, in batches of up to 1,000 revisions
-// (header.revision = current), when its stream drains; so is a watcher created with a start
-// revision in the past. If the revision it needs is compacted, or no longer in the ring, it is
-// cancelled with compact_revision, exactly as etcd cancels a watch on a compacted revision.
+// and about 1 MiB (header.revision = current), when its stream drains; so is a watcher created with
+// a start revision in the past. If the revision it needs is compacted, or no longer in the ring, it
+// is cancelled with compact_revision, exactly as etcd cancels a watch on a compacted revision.
 //
 // Ownership: holds the streams (shared with their reactors) until RemoveStream(); borrows the
 // store, which must outlive it. Thread safety: none; the apply thread only.
@@ -42,8 +42,10 @@ class WatchHub {
     int64_t fragment_bytes = 1536 * 1024 + 512 * 1024;
     // Periodic progress notifications for progress_notify watches (etcd's default: 10 min).
     absl::Duration progress_interval = absl::Minutes(10);
-    // Revisions per catch-up response.
+    // A catch-up response holds at most this many revisions, and no further revision once it
+    // holds this many bytes of events (a single revision is never split but by fragments).
     int64_t catch_up_revisions = 1000;
+    int64_t catch_up_bytes = 1 << 20;
     // cluster_id, member_id and raft_term of every response header.
     etcdserverpb::ResponseHeader header;
   };

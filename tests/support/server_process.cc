@@ -232,6 +232,15 @@ std::unique_ptr<etcdserverpb::KV::Stub> ServerProcess::NewKvStub() const {
   return etcdserverpb::KV::NewStub(channel_);
 }
 
+int64_t ServerProcess::RssBytes() const {
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // kB
+  }
+  return -1;
+}
+
 std::string ServerProcess::log() const {
   std::stringstream ss;
   ss << std::ifstream(log_path_).rdbuf();

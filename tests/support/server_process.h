@@ -55,6 +55,9 @@ class ServerProcess {
   // "127.0.0.1:<port>"
   const std::string& endpoint() const { return endpoint_; }
   const std::string& data_dir() const { return dir_->path(); }
+  pid_t pid() const { return pid_; }
+  // Resident memory of the process, from /proc.
+  int64_t RssBytes() const;
   std::string log() const;
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<etcdserverpb::KV::Stub> NewKvStub() const;
