@@ -3,6 +3,7 @@
 // cluster/member IDs, raft terms and etcdctl's own retry log lines are masked.
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -102,6 +103,59 @@ TEST(EtcdctlE2eTest, KvCommandsBehaveAsAgainstEtcd) {
     ++compared;
   }
   std::printf("etcdctl commands compared: %d\n", compared);
+}
+
+// `etcdctl watch` with history, prefixes, prev-kv, all keys and a compacted revision; each runs
+// under `timeout` (etcdctl watches until interrupted) and must print what it prints against etcd.
+TEST(EtcdctlE2eTest, WatchBehavesAsAgainstEtcd) {
+  auto etcd = ServerProcess::StartEtcd();
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  auto rametcd = ServerProcess::StartRametcd();
+  ASSERT_TRUE(rametcd.ok()) << rametcd.status();
+  auto both = [&](const Step& step) {
+    CommandResult want = Etcdctl(**etcd, step);
+    CommandResult got = Etcdctl(**rametcd, step);
+    std::string command;
+    for (const auto& a : step.args) command += a + " ";
+    EXPECT_EQ(got.exit_code, want.exit_code) << command;
+    EXPECT_EQ(Normalize(got.output), Normalize(want.output)) << command;
+  };
+  for (const Step& step : std::vector<Step>{{{"put", "foo", "1"}},
+                                            {{"put", "foo", "2"}},
+                                            {{"put", "k1", "a"}},
+                                            {{"put", "k2", "b"}},
+                                            {{"del", "foo"}},
+                                            {{"put", "foo", "3"}},
+                                            {{"put", "k1", "c"}}}) {
+    both(step);
+  }
+  const std::vector<Step> watches = {
+      {{"watch", "foo", "--rev=1"}},
+      {{"watch", "--prefix", "k", "--rev=1"}},
+      {{"watch", "foo", "--rev=3", "--prev-kv"}},
+      {{"watch", "--prefix", "", "--rev=2", "-w", "json"}},
+      {{"watch", "k1", "k3", "--rev=4"}},
+  };
+  auto watch_for_a_while = [](const ServerProcess& server, const Step& step) {
+    std::vector<std::string> argv = {"timeout", "2", "etcdctl", "--endpoints=" + server.endpoint()};
+    argv.insert(argv.end(), step.args.begin(), step.args.end());
+    return RunCommand(argv);
+  };
+  auto compare_watch = [&](const Step& step) {
+    CommandResult want;
+    std::thread against_etcd([&] { want = watch_for_a_while(**etcd, step); });
+    CommandResult got = watch_for_a_while(**rametcd, step);
+    against_etcd.join();
+    std::string command;
+    for (const auto& a : step.args) command += a + " ";
+    EXPECT_FALSE(Normalize(want.output).empty()) << command;
+    EXPECT_EQ(got.exit_code, want.exit_code) << command;
+    EXPECT_EQ(Normalize(got.output), Normalize(want.output)) << command;
+  };
+  for (const Step& step : watches) compare_watch(step);
+  both({{"compaction", "4"}});
+  compare_watch({{"watch", "foo", "--rev=2"}});  // compacted
+  compare_watch({{"watch", "foo", "--rev=4", "--prev-kv"}});
 }
 
 }  // namespace
