@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "support/server_process.h"
 
@@ -23,6 +24,13 @@ std::string Normalize(const std::string& output) {
       R"re(("cluster_id"|"member_id"|"raft_term"|"ClusterID" ?|"MemberID" ?|"RaftTerm" ?):\s*\d+)re");
   std::string s = std::regex_replace(output, kClientLog, "");
   return std::regex_replace(s, kIds, "$1:<id>");
+}
+
+// `got` (rametcd) must have the exit code and masked output of `want` (etcd).
+void ExpectSameOutcome(const Step& step, const CommandResult& want, const CommandResult& got) {
+  const std::string command = absl::StrJoin(step.args, " ");
+  EXPECT_EQ(got.exit_code, want.exit_code) << command;
+  EXPECT_EQ(Normalize(got.output), Normalize(want.output)) << command;
 }
 
 CommandResult Etcdctl(const ServerProcess& server, const Step& step) {
@@ -96,10 +104,7 @@ TEST(EtcdctlE2eTest, KvCommandsBehaveAsAgainstEtcd) {
   for (const Step& step : steps) {
     CommandResult want = Etcdctl(**etcd, step);
     CommandResult got = Etcdctl(**rametcd, step);
-    std::string command;
-    for (const auto& a : step.args) command += a + " ";
-    EXPECT_EQ(got.exit_code, want.exit_code) << command;
-    EXPECT_EQ(Normalize(got.output), Normalize(want.output)) << command;
+    ExpectSameOutcome(step, want, got);
     ++compared;
   }
   std::printf("etcdctl commands compared: %d\n", compared);
@@ -115,10 +120,7 @@ TEST(EtcdctlE2eTest, WatchBehavesAsAgainstEtcd) {
   auto both = [&](const Step& step) {
     CommandResult want = Etcdctl(**etcd, step);
     CommandResult got = Etcdctl(**rametcd, step);
-    std::string command;
-    for (const auto& a : step.args) command += a + " ";
-    EXPECT_EQ(got.exit_code, want.exit_code) << command;
-    EXPECT_EQ(Normalize(got.output), Normalize(want.output)) << command;
+    ExpectSameOutcome(step, want, got);
   };
   for (const Step& step : std::vector<Step>{{{"put", "foo", "1"}},
                                             {{"put", "foo", "2"}},
@@ -146,11 +148,8 @@ TEST(EtcdctlE2eTest, WatchBehavesAsAgainstEtcd) {
     std::thread against_etcd([&] { want = watch_for_a_while(**etcd, step); });
     CommandResult got = watch_for_a_while(**rametcd, step);
     against_etcd.join();
-    std::string command;
-    for (const auto& a : step.args) command += a + " ";
-    EXPECT_FALSE(Normalize(want.output).empty()) << command;
-    EXPECT_EQ(got.exit_code, want.exit_code) << command;
-    EXPECT_EQ(Normalize(got.output), Normalize(want.output)) << command;
+    EXPECT_FALSE(Normalize(want.output).empty()) << absl::StrJoin(step.args, " ");
+    ExpectSameOutcome(step, want, got);
   };
   for (const Step& step : watches) compare_watch(step);
   both({{"compaction", "4"}});
