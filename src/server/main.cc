@@ -1,6 +1,8 @@
 // rametcd: an in-memory etcd v3 server. Parses flags, starts the server, and stops it cleanly on
 // SIGINT or SIGTERM.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -12,6 +14,23 @@
 #include "server/server.h"
 
 namespace {
+
+// The stop signals are caught by a process-wide handler that writes the signal number to a pipe
+// main() reads: whichever thread the kernel picks, the process never dies of the default action.
+int g_stop_pipe[2] = {-1, -1};
+
+void OnStopSignal(int signal_number) {
+  const unsigned char byte = static_cast<unsigned char>(signal_number);
+  [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], &byte, 1);
+}
+
+// Returns the first stop signal received.
+int WaitForStopSignal() {
+  unsigned char byte = 0;
+  while (::read(g_stop_pipe[0], &byte, 1) != 1) {
+  }
+  return byte;
+}
 
 constexpr char kVersionText[] = "rametcd Version: " RAMETCD_VERSION
                                 "\n"
@@ -42,12 +61,13 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
 
-  // Block the stop signals in every thread (threads inherit the mask); main waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  CHECK(::pipe2(g_stop_pipe, O_CLOEXEC) == 0);
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   // A client that disconnects mid-write must not kill the process.
   signal(SIGPIPE, SIG_IGN);
 
@@ -57,8 +77,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rametcd: %s\n", std::string(status.message()).c_str());
     return 1;
   }
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = WaitForStopSignal();
   rametcd::Log(LogLevel::kInfo, "received signal; shutting down",
                {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   server.Stop();

@@ -112,8 +112,10 @@ absl::Status Server::Start() {
 
 void Server::Stop() {
   if (grpc_) {
-    // In-flight RPCs finish through the loop; new ones are refused by gRPC.
-    grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    // New RPCs are refused at once; unary ones in flight finish through the loop well within the
+    // grace period, after which the rest (watch streams, which never end by themselves) are
+    // cancelled.
+    grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     grpc_.reset();
   }
   if (loop_) loop_->Stop();

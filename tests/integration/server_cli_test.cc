@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "support/server_process.h"
+#include "support/watch_session.h"
 
 namespace rametcd::testing {
 namespace {
@@ -62,6 +63,18 @@ TEST(ServerCliTest, StopsCleanlyOnSigterm) {
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_NE((*server)->log().find("\"msg\":\"stopped\""), std::string::npos) << (*server)->log();
+}
+
+TEST(ServerCliTest, StopsCleanlyWithAWatchOpen) {
+  auto server = ServerProcess::StartRametcd();
+  ASSERT_TRUE(server.ok()) << server.status();
+  WatchSession session((*server)->channel());
+  ASSERT_TRUE(session.Send(CreateWatch("k")));
+  ASSERT_TRUE(session.Next().has_value());
+  int status = (*server)->Terminate();
+  ASSERT_NE(status, -1) << "did not stop";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(ServerCliTest, RequestLimits) {
