@@ -199,10 +199,50 @@ absl::Status Store::RangeAt(const etcdserverpb::RangeRequest& req, int64_t curre
 }
 
 absl::Status Store::CheckLease(int64_t lease) const {
-  // No lease can exist until the Lease service grants them (a later module); etcd answers any
-  // lease it does not know this way.
-  if (lease == 0) return absl::OkStatus();
+  if (lease == 0 || leases_.contains(lease)) return absl::OkStatus();
   return etcd_errors::LeaseNotFound();
+}
+
+void Store::Reattach(std::string_view key, int64_t from, int64_t to) {
+  if (from == to) return;
+  if (from != 0) {
+    auto it = leases_.find(from);
+    if (it != leases_.end()) it->second.erase(key);
+  }
+  if (to != 0) leases_[to].emplace(key);
+}
+
+absl::Status Store::GrantLease(int64_t id) {
+  if (!leases_.try_emplace(id).second) {
+    return absl::FailedPreconditionError("etcdserver: lease already exists");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Store::LeaseKeys(int64_t id) const {
+  std::vector<std::string> keys;
+  auto it = leases_.find(id);
+  if (it == leases_.end()) return keys;
+  keys.assign(it->second.begin(), it->second.end());
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+absl::Status Store::RevokeLease(int64_t id) {
+  auto it = leases_.find(id);
+  if (it == leases_.end()) return etcd_errors::LeaseNotFound();
+  std::vector<std::string> keys(it->second.begin(), it->second.end());
+  std::sort(keys.begin(), keys.end());  // DELETE events in key order, as a ranged delete
+  WriteTxn txn(revision_);
+  for (const std::string& key : keys) {
+    auto entry = entries_.find(key);
+    if (entry != entries_.end() && entry->second.Live() != nullptr) {
+      Tombstone(txn, entry->first, entry->second);
+    }
+  }
+  leases_.erase(id);
+  Commit(txn);
+  return absl::OkStatus();
 }
 
 absl::Status Store::Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp) {
@@ -241,6 +281,7 @@ absl::Status Store::PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req,
   }
   next.lease = req->ignore_lease() ? prev->lease : req->lease();
   next.value = req->ignore_value() ? prev->value : std::move(*req->mutable_value());
+  Reattach(key, prev != nullptr ? prev->lease : 0, next.lease);
   AddEvent(txn, mvccpb::Event::PUT, key, &next, entry.At(txn.begin));
   entry.versions.push_back(std::move(next));
   ++retained_versions_;
@@ -282,8 +323,12 @@ void Store::RecordUndo(WriteTxn& txn, std::string_view key, KeyEntry* entry, boo
 
 void Store::RollBack(WriteTxn& txn) {
   for (auto it = txn.undo.rbegin(); it != txn.undo.rend(); ++it) {
-    const bool is_live = it->entry->Live() != nullptr;
+    const KeyVersion* live = it->entry->Live();
+    const bool is_live = live != nullptr;
+    const int64_t lease_after = is_live ? live->lease : 0;
     it->entry->versions.pop_back();
+    const KeyVersion* restored = it->entry->versions.empty() ? nullptr : it->entry->Live();
+    Reattach(it->key, lease_after, restored != nullptr ? restored->lease : 0);
     --retained_versions_;
     if (is_live != it->was_live) index_.AddLive(it->key, it->was_live ? 1 : -1);
     if (it->created) {
@@ -335,6 +380,7 @@ void Store::DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
 
 void Store::Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry) {
   RecordUndo(txn, key, &entry, /*created=*/false, /*was_live=*/true);
+  Reattach(key, entry.Live()->lease, 0);
   KeyVersion tombstone;
   tombstone.mod_revision = txn.WriteRevision();
   AddEvent(txn, mvccpb::Event::DELETE, key, &tombstone, entry.At(txn.begin));

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "base/string_hash.h"
@@ -62,6 +64,16 @@ class Store {
   bool compaction_pending() const { return compaction_.has_value(); }
   // Releases the versions of up to `max_keys` keys; returns true when the compaction finished.
   bool CompactSome(size_t max_keys);
+
+  // Leases (their TTLs are the Lessor's; the store knows which exist and what is attached).
+  // Errors: FailedPrecondition "lease already exists".
+  absl::Status GrantLease(int64_t id);
+  // Deletes every key attached to `id` in one revision (none if no key is attached) and forgets
+  // the lease. Errors: NotFound "requested lease not found".
+  absl::Status RevokeLease(int64_t id);
+  bool LeaseExists(int64_t id) const { return leases_.contains(id); }
+  // Keys attached to `id`, in key order.
+  std::vector<std::string> LeaseKeys(int64_t id) const;
 
   // The events of recent revisions, for watches.
   const HistoryRing& history() const { return history_; }
@@ -143,10 +155,15 @@ class Store {
                   bool was_live);
 
   absl::Status CheckLease(int64_t lease) const;
+  // Moves `key`'s attachment from lease `from` to lease `to` (0: none).
+  void Reattach(std::string_view key, int64_t from, int64_t to);
 
   int64_t revision_ = 1;
   int64_t compacted_ = -1;
   HistoryRing history_;
+  // Lease ID -> attached keys.
+  absl::flat_hash_map<int64_t, absl::flat_hash_set<std::string, StringViewHash, StringViewEq>>
+      leases_;
   // Owns keys and entries; node-based so that the index's views and pointers stay valid.
   absl::node_hash_map<std::string, KeyEntry, StringViewHash, StringViewEq> entries_;
   KeyIndex index_;

@@ -1,11 +1,15 @@
 #include "server/apply_loop.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace rametcd::server {
 
 ApplyLoop::ApplyLoop(const Options& options)
-    : options_(options), store_(options.history), hub_(options.watch, &store_) {
+    : options_(options),
+      store_(options.history),
+      hub_(options.watch, &store_),
+      lessor_(options.lease, &store_) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -33,22 +37,29 @@ void ApplyLoop::Stop() {
 
 void ApplyLoop::Run() {
   std::vector<Task> batch;
+  Engine engine{store_, hub_, lessor_};
   absl::Time next_tick = hub_.Tick(absl::Now());
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       // With compaction work left, take whatever is queued without waiting.
       if (!store_.compaction_pending()) {
-        mu_.AwaitWithDeadline(absl::Condition(this, &ApplyLoop::HasWorkLocked), next_tick);
+        mu_.AwaitWithDeadline(absl::Condition(this, &ApplyLoop::HasWorkLocked),
+                              std::min(next_tick, lessor_.NextExpiry()));
       }
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
     }
     for (Task& task : batch) {
-      std::move(task)(store_, hub_);
+      std::move(task)(engine);
       hub_.Dispatch();
     }
     batch.clear();
+    // Each revocation is one revision: deliver it before the next.
+    const absl::Time now = absl::Now();
+    for (size_t i = 0; i < options_.expire_batch && lessor_.ExpireDue(now, 1) == 1; ++i) {
+      hub_.Dispatch();
+    }
     if (store_.compaction_pending()) store_.CompactSome(options_.compaction_step_keys);
     next_tick = hub_.Tick(absl::Now());
   }

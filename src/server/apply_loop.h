@@ -5,7 +5,8 @@
 // tasks as one batch, runs them in order (which makes every read and write linearizable without a
 // lock around the store), delivers each new revision to the watches right after the request that
 // made it (so no revision can leave the history ring undelivered), and between batches releases
-// compacted versions in bounded steps and sends due progress notifications. Tasks complete their
+// compacted versions in bounded steps, expires due leases in bounded batches and sends due
+// progress notifications. Tasks complete their
 // RPC themselves (reactor->Finish), so a slow client costs the loop nothing.
 //
 // Bounds: at most `max_pending` tasks wait in the queue; past that Submit() refuses, and the
@@ -24,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
+#include "lease/lessor.h"
 #include "mvcc/store.h"
 #include "watch/watch_hub.h"
 
@@ -31,13 +33,22 @@ namespace rametcd::server {
 
 class ApplyLoop {
  public:
-  using Task = absl::AnyInvocable<void(mvcc::Store&, watch::WatchHub&) &&>;
+  // What tasks run against: everything the apply thread owns.
+  struct Engine {
+    mvcc::Store& store;
+    watch::WatchHub& hub;
+    lease::Lessor& lessor;
+  };
+  using Task = absl::AnyInvocable<void(Engine&) &&>;
 
   struct Options {
     size_t max_pending = 100000;
     size_t compaction_step_keys = 10000;
     mvcc::HistoryRing::Options history;
     watch::WatchHub::Options watch;
+    lease::Lessor::Options lease;
+    // Leases revoked per loop iteration at most, between request batches.
+    size_t expire_batch = 1000;
   };
 
   explicit ApplyLoop(const Options& options);
@@ -63,8 +74,9 @@ class ApplyLoop {
   absl::Mutex mu_;
   std::vector<Task> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  mvcc::Store store_;    // touched only by thread_
-  watch::WatchHub hub_;  // touched only by thread_
+  mvcc::Store store_;     // touched only by thread_
+  watch::WatchHub hub_;   // touched only by thread_
+  lease::Lessor lessor_;  // touched only by thread_
   std::thread thread_;
 };
 

@@ -5,30 +5,12 @@
 #include "base/etcd_errors.h"
 #include "server/grpc_status.h"
 #include "server/request_checks.h"
+#include "server/unary_call.h"
 
 namespace rametcd::server {
 
 KvService::KvService(const MemberIdentity& identity, const Limits& limits, ApplyLoop* loop)
     : identity_(identity), limits_(limits), loop_(loop) {}
-
-template <typename Response, typename Apply>
-grpc::ServerUnaryReactor* KvService::Submit(grpc::CallbackServerContext* ctx,
-                                            const absl::Status& check, Response* resp,
-                                            Apply apply) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (!check.ok()) {
-    reactor->Finish(ToGrpcStatus(check));
-    return reactor;
-  }
-  bool queued = loop_->Submit([this, reactor, resp, apply = std::move(apply)](
-                                  mvcc::Store& store, watch::WatchHub&) mutable {
-    absl::Status status = apply(store, resp);
-    if (status.ok()) identity_.Fill(resp->mutable_header());
-    reactor->Finish(ToGrpcStatus(status));
-  });
-  if (!queued) reactor->Finish(ToGrpcStatus(etcd_errors::TooManyRequests()));
-  return reactor;
-}
 
 absl::Status KvService::CheckProposalSize(const google::protobuf::Message& req) const {
   if (ProposalSize(static_cast<int64_t>(req.ByteSizeLong())) > limits_.max_request_bytes) {
@@ -40,10 +22,10 @@ absl::Status KvService::CheckProposalSize(const google::protobuf::Message& req) 
 grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
                                            const etcdserverpb::RangeRequest* req,
                                            etcdserverpb::RangeResponse* resp) {
-  return Submit(ctx, CheckRangeRequest(*req), resp,
-                [req](mvcc::Store& store, etcdserverpb::RangeResponse* out) {
-                  return store.Range(*req, out);
-                });
+  return RunUnary(ctx, loop_, identity_, CheckRangeRequest(*req), resp,
+                  [req](ApplyLoop::Engine& engine, etcdserverpb::RangeResponse* out) {
+                    return engine.store.Range(*req, out);
+                  });
 }
 
 // The apply tasks of Put and Txn move values out of the request instead of copying them: gRPC
@@ -54,9 +36,10 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
   absl::Status check = CheckPutRequest(*req);
   if (check.ok()) check = CheckProposalSize(*req);
   auto* owned = const_cast<etcdserverpb::PutRequest*>(req);
-  return Submit(ctx, check, resp, [owned](mvcc::Store& store, etcdserverpb::PutResponse* out) {
-    return store.Put(owned, out);
-  });
+  return RunUnary(ctx, loop_, identity_, check, resp,
+                  [owned](ApplyLoop::Engine& engine, etcdserverpb::PutResponse* out) {
+                    return engine.store.Put(owned, out);
+                  });
 }
 
 grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ctx,
@@ -64,10 +47,10 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ct
                                                  etcdserverpb::DeleteRangeResponse* resp) {
   absl::Status check = CheckDeleteRequest(*req);
   if (check.ok()) check = CheckProposalSize(*req);
-  return Submit(ctx, check, resp,
-                [req](mvcc::Store& store, etcdserverpb::DeleteRangeResponse* out) {
-                  return store.DeleteRange(*req, out);
-                });
+  return RunUnary(ctx, loop_, identity_, check, resp,
+                  [req](ApplyLoop::Engine& engine, etcdserverpb::DeleteRangeResponse* out) {
+                    return engine.store.DeleteRange(*req, out);
+                  });
 }
 
 grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
@@ -77,20 +60,21 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
   // Read-only txns are served without a raft proposal in etcd, so only writes are size-checked.
   if (check.ok() && IsWriteTxn(*req)) check = CheckProposalSize(*req);
   auto* owned = const_cast<etcdserverpb::TxnRequest*>(req);
-  return Submit(ctx, check, resp, [owned](mvcc::Store& store, etcdserverpb::TxnResponse* out) {
-    return store.Txn(owned, out);
-  });
+  return RunUnary(ctx, loop_, identity_, check, resp,
+                  [owned](ApplyLoop::Engine& engine, etcdserverpb::TxnResponse* out) {
+                    return engine.store.Txn(owned, out);
+                  });
 }
 
 grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* ctx,
                                              const etcdserverpb::CompactionRequest* req,
                                              etcdserverpb::CompactionResponse* resp) {
-  return Submit(ctx, CheckProposalSize(*req), resp,
-                [req](mvcc::Store& store, etcdserverpb::CompactionResponse* out) {
-                  absl::Status status = store.Compact(req->revision());
-                  out->mutable_header()->set_revision(store.revision());
-                  return status;
-                });
+  return RunUnary(ctx, loop_, identity_, CheckProposalSize(*req), resp,
+                  [req](ApplyLoop::Engine& engine, etcdserverpb::CompactionResponse* out) {
+                    absl::Status status = engine.store.Compact(req->revision());
+                    out->mutable_header()->set_revision(engine.store.revision());
+                    return status;
+                  });
 }
 
 }  // namespace rametcd::server

@@ -45,11 +45,6 @@ class KvService final : public etcdserverpb::KV::CallbackService {
                                     etcdserverpb::CompactionResponse* resp) override;
 
  private:
-  // Validates with `check` (unless it fails, in which case the RPC finishes at once), then runs
-  // `apply(store, response)` on the apply loop and finishes the RPC with its status.
-  template <typename Response, typename Apply>
-  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* ctx, const absl::Status& check,
-                                   Response* resp, Apply apply);
   // etcd's --max-request-bytes check for requests that are proposed through raft (writes).
   absl::Status CheckProposalSize(const google::protobuf::Message& req) const;
 

@@ -69,6 +69,7 @@ absl::Status Server::Start() {
   stream_limits.soft_bytes = static_cast<size_t>(options_.watch_stream_max_bytes);
   stream_limits.hard_bytes = 4 * stream_limits.soft_bytes;
   watch_ = std::make_unique<WatchService>(stream_limits, loop_.get());
+  lease_ = std::make_unique<LeaseService>(identity, loop_.get());
 
   grpc::ServerBuilder builder;
   std::vector<int> ports(options_.listen_addresses.size());
@@ -78,6 +79,7 @@ absl::Status Server::Start() {
   }
   builder.RegisterService(kv_.get());
   builder.RegisterService(watch_.get());
+  builder.RegisterService(lease_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<int64_t>(options_.max_request_bytes + kGrpcOverheadBytes, INT_MAX)));
   builder.SetMaxSendMessageSize(-1);

@@ -15,6 +15,7 @@
 #include "server/apply_loop.h"
 #include "server/data_dir.h"
 #include "server/kv_service.h"
+#include "server/lease_service.h"
 #include "server/options.h"
 #include "server/watch_service.h"
 
@@ -38,6 +39,7 @@ class Server {
   std::unique_ptr<ApplyLoop> loop_;
   std::unique_ptr<KvService> kv_;
   std::unique_ptr<WatchService> watch_;
+  std::unique_ptr<LeaseService> lease_;
   std::unique_ptr<grpc::Server> grpc_;
 };
 

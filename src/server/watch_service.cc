@@ -29,10 +29,9 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
     // client cancels (OnCancel).
     if (!ok) return;
     auto stream = stream_;
-    bool queued =
-        loop_->Submit([stream, req = std::move(request_)](mvcc::Store&, watch::WatchHub& hub) {
-          hub.Handle(stream, req);
-        });
+    bool queued = loop_->Submit([stream, req = std::move(request_)](ApplyLoop::Engine& engine) {
+      engine.hub.Handle(stream, req);
+    });
     request_.Clear();
     if (!queued) {
       stream_->RequestFinish(ToGrpcStatus(etcd_errors::TooManyRequests()));
@@ -50,8 +49,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
     watch::WatchStream::AfterWrite after = stream_->OnWriteDone(ok);
     if (after.drained) {
       auto stream = stream_;
-      loop_->SubmitBookkeeping(
-          [stream](mvcc::Store&, watch::WatchHub& hub) { hub.Resume(stream); });
+      loop_->SubmitBookkeeping([stream](ApplyLoop::Engine& engine) { engine.hub.Resume(stream); });
     }
     if (after.resume_reading && paused_.exchange(false)) StartRead(&request_);
   }
@@ -62,7 +60,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
     stream_->Close();
     auto stream = stream_;
     loop_->SubmitBookkeeping(
-        [stream](mvcc::Store&, watch::WatchHub& hub) { hub.RemoveStream(stream); });
+        [stream](ApplyLoop::Engine& engine) { engine.hub.RemoveStream(stream); });
     delete this;
   }
 

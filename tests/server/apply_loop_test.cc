@@ -16,7 +16,7 @@ TEST(ApplyLoopTest, RunsTasksInSubmissionOrderOnOneThread) {
   std::thread::id loop_thread;
   absl::Notification done;
   for (int i = 0; i < 1000; ++i) {
-    ASSERT_TRUE(loop.Submit([&, i](mvcc::Store&, watch::WatchHub&) {
+    ASSERT_TRUE(loop.Submit([&, i](ApplyLoop::Engine&) {
       if (i == 0) loop_thread = std::this_thread::get_id();
       EXPECT_EQ(std::this_thread::get_id(), loop_thread);
       order.push_back(i);
@@ -34,25 +34,24 @@ TEST(ApplyLoopTest, RefusesBeyondTheBoundAndAfterStop) {
   ApplyLoop loop(options);
   absl::Notification release;
   absl::Notification blocked;
-  ASSERT_TRUE(loop.Submit([&](mvcc::Store&, watch::WatchHub&) {
+  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine&) {
     blocked.Notify();
     release.WaitForNotification();
   }));
   blocked.WaitForNotification();  // the loop thread is now busy; the queue is empty
-  EXPECT_TRUE(loop.Submit([](mvcc::Store&, watch::WatchHub&) {}));
-  EXPECT_TRUE(loop.Submit([](mvcc::Store&, watch::WatchHub&) {}));
-  EXPECT_FALSE(loop.Submit([](mvcc::Store&, watch::WatchHub&) {}));
+  EXPECT_TRUE(loop.Submit([](ApplyLoop::Engine&) {}));
+  EXPECT_TRUE(loop.Submit([](ApplyLoop::Engine&) {}));
+  EXPECT_FALSE(loop.Submit([](ApplyLoop::Engine&) {}));
   release.Notify();
   loop.Stop();
-  EXPECT_FALSE(loop.Submit([](mvcc::Store&, watch::WatchHub&) {}));
+  EXPECT_FALSE(loop.Submit([](ApplyLoop::Engine&) {}));
 }
 
 TEST(ApplyLoopTest, StopRunsWhatIsAlreadyQueued) {
   std::atomic<int> ran{0};
   {
     ApplyLoop loop(ApplyLoop::Options{});
-    for (int i = 0; i < 100; ++i)
-      ASSERT_TRUE(loop.Submit([&](mvcc::Store&, watch::WatchHub&) { ++ran; }));
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine&) { ++ran; }));
   }
   EXPECT_EQ(ran.load(), 100);
 }
@@ -62,22 +61,22 @@ TEST(ApplyLoopTest, CompactionIsReleasedBetweenBatches) {
   options.compaction_step_keys = 1;
   ApplyLoop loop(options);
   absl::Notification compacted;
-  ASSERT_TRUE(loop.Submit([&](mvcc::Store& store, watch::WatchHub&) {
+  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine& engine) {
     for (int i = 0; i < 50; ++i) {
       etcdserverpb::PutRequest put;
       put.set_key("k" + std::to_string(i % 5));
       etcdserverpb::PutResponse resp;
-      ASSERT_TRUE(store.Put(&put, &resp).ok());
+      ASSERT_TRUE(engine.store.Put(&put, &resp).ok());
     }
-    ASSERT_TRUE(store.Compact(store.revision()).ok());
-    EXPECT_TRUE(store.compaction_pending());
+    ASSERT_TRUE(engine.store.Compact(engine.store.revision()).ok());
+    EXPECT_TRUE(engine.store.compaction_pending());
   }));
   // With no further requests the loop keeps releasing, one key per step, until done.
   while (!compacted.HasBeenNotified()) {
     absl::Notification checked;
-    ASSERT_TRUE(loop.Submit([&](mvcc::Store& store, watch::WatchHub&) {
-      if (!store.compaction_pending()) {
-        EXPECT_EQ(store.retained_versions(), 5u);
+    ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine& engine) {
+      if (!engine.store.compaction_pending()) {
+        EXPECT_EQ(engine.store.retained_versions(), 5u);
         compacted.Notify();
       }
       checked.Notify();

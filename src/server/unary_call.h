@@ -1,0 +1,40 @@
+// RunUnary: the shape of every unary etcd RPC in rametcd. If the stateless `check` failed, the
+// RPC finishes at once with it; otherwise `apply(engine, response)` runs on the apply loop, the
+// response header gets the member's IDs, and the RPC finishes with apply's status. A full queue
+// answers etcd's "too many requests". The reactor never waits.
+#ifndef RAMETCD_SERVER_UNARY_CALL_H_
+#define RAMETCD_SERVER_UNARY_CALL_H_
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "base/etcd_errors.h"
+#include "grpcpp/support/server_callback.h"
+#include "server/apply_loop.h"
+#include "server/grpc_status.h"
+#include "server/member_identity.h"
+
+namespace rametcd::server {
+
+template <typename Response, typename Apply>
+grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, ApplyLoop* loop,
+                                   const MemberIdentity& identity, const absl::Status& check,
+                                   Response* resp, Apply apply) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!check.ok()) {
+    reactor->Finish(ToGrpcStatus(check));
+    return reactor;
+  }
+  bool queued = loop->Submit(
+      [&identity, reactor, resp, apply = std::move(apply)](ApplyLoop::Engine& engine) mutable {
+        absl::Status status = apply(engine, resp);
+        if (status.ok()) identity.Fill(resp->mutable_header());
+        reactor->Finish(ToGrpcStatus(status));
+      });
+  if (!queued) reactor->Finish(ToGrpcStatus(etcd_errors::TooManyRequests()));
+  return reactor;
+}
+
+}  // namespace rametcd::server
+
+#endif  // RAMETCD_SERVER_UNARY_CALL_H_
