@@ -55,6 +55,8 @@ TEST(WatchSlowConsumerTest, MemoryIsBoundedAndTheClientCatchesUp) {
   create.mutable_create_request()->set_key("s/");
   create.mutable_create_request()->set_range_end("s0");
   create.mutable_create_request()->set_prev_kv(true);
+  // From the first write on, however late the create reaches the server (it is not waited for).
+  create.mutable_create_request()->set_start_revision(2);
   ASSERT_TRUE(stream->Write(create));
   // Nothing is read while 4000 revisions with 32 KiB of events each (128 MiB) are written.
   const int64_t with_watcher = WriteWorkload(**server, "watcher not reading");
