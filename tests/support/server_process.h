@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "etcd/api/etcdserverpb/rpc.grpc.pb.h"
+#include "grpcpp/channel.h"
 
 namespace rametcd::testing {
 
