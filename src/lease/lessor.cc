@@ -49,8 +49,8 @@ int64_t Lessor::KeepAlive(int64_t id, absl::Time now) {
 Lessor::TimeToLive Lessor::Remaining(int64_t id, absl::Time now) const {
   auto it = leases_.find(id);
   if (it == leases_.end()) return {-1, 0};
-  const int64_t remaining =
-      absl::ToInt64Seconds(absl::Ceil(it->second.expiry - now, absl::Seconds(1)));
+  // Whole seconds left, truncated as etcd reports them.
+  const int64_t remaining = absl::ToInt64Seconds(it->second.expiry - now);
   return {std::max<int64_t>(remaining, 0), it->second.ttl};
 }
 

@@ -1,7 +1,9 @@
 // End-to-end with etcdctl (Debian's etcd-client 3.4): the same command sequence runs against a
 // real etcd and against rametcd, and every command's exit code and output must match once
 // cluster/member IDs, raft terms and etcdctl's own retry log lines are masked.
+#include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -155,6 +157,95 @@ TEST(EtcdctlE2eTest, WatchBehavesAsAgainstEtcd) {
   both({{"compaction", "4"}});
   compare_watch({{"watch", "foo", "--rev=2"}});  // compacted
   compare_watch({{"watch", "foo", "--rev=4", "--prev-kv"}});
+}
+
+// `etcdctl lease ...` and `put --lease` print what they print against etcd (lease IDs, chosen by
+// each server, masked).
+TEST(EtcdctlE2eTest, LeaseCommandsBehaveAsAgainstEtcd) {
+  auto etcd = ServerProcess::StartEtcd();
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  auto rametcd = ServerProcess::StartRametcd();
+  ASSERT_TRUE(rametcd.ok()) << rametcd.status();
+  static const std::regex kLeaseId("[0-9a-f]{16}");
+  static const std::regex kRemaining(R"(remaining\(\d+s\))");
+  auto mask = [](const std::string& out) {
+    std::string masked = std::regex_replace(Normalize(out), kLeaseId, "<lease>");
+    return std::regex_replace(masked, kRemaining, "remaining(<s>)");
+  };
+  // Grants on each server, remembering each server's ID.
+  std::string ids[2];
+  const ServerProcess* servers[2] = {etcd->get(), rametcd->get()};
+  CommandResult granted[2];
+  for (int i = 0; i < 2; ++i) {
+    granted[i] = Etcdctl(*servers[i], {{"lease", "grant", "60"}});
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(granted[i].output, m, kLeaseId)) << granted[i].output;
+    ids[i] = m.str();
+  }
+  EXPECT_EQ(mask(granted[1].output), mask(granted[0].output));
+  // The same commands, each with its server's lease ID.
+  const std::vector<std::vector<std::string>> commands = {{"put", "--lease=@", "lk", "v"},
+                                                          {"lease", "timetolive", "@", "--keys"},
+                                                          {"lease", "list"},
+                                                          {"lease", "keep-alive", "--once", "@"},
+                                                          {"lease", "revoke", "@"},
+                                                          {"get", "lk"},
+                                                          {"lease", "timetolive", "@"},
+                                                          {"lease", "revoke", "@"},
+                                                          {"put", "--lease=1234abcd", "lk2", "v"},
+                                                          {"lease", "grant", "9000000001"}};
+  for (const auto& command : commands) {
+    CommandResult results[2];
+    for (int i = 0; i < 2; ++i) {
+      Step step;
+      for (std::string arg : command) {
+        if (size_t at = arg.find('@'); at != std::string::npos) arg.replace(at, 1, ids[i]);
+        step.args.push_back(arg);
+      }
+      results[i] = Etcdctl(*servers[i], step);
+    }
+    const std::string joined = absl::StrJoin(command, " ");
+    EXPECT_EQ(results[1].exit_code, results[0].exit_code) << joined;
+    EXPECT_EQ(mask(results[1].output), mask(results[0].output)) << joined;
+  }
+}
+
+// Two etcdctl clients contending for a lock and an election (leases, txns on create revisions
+// and watches on the predecessor's key, as clientv3/concurrency does them).
+TEST(EtcdctlE2eTest, LockAndElectAcrossTwoClients) {
+  auto server = ServerProcess::StartRametcd();
+  ASSERT_TRUE(server.ok()) << server.status();
+  TempDir dir;
+  const std::string log = dir.path() + "/critical-section";
+  const std::string endpoint = "--endpoints=" + (*server)->endpoint();
+  auto holder = [&](const std::string& name) {
+    return RunCommand(
+        {"etcdctl", endpoint, "lock", "the-lock", "--", "sh", "-c",
+         "echo " + name + "-in >> " + log + "; sleep 1; echo " + name + "-out >> " + log});
+  };
+  CommandResult a, b;
+  std::thread first([&] { a = holder("A"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  b = holder("B");
+  first.join();
+  EXPECT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_EQ(b.exit_code, 0) << b.output;
+  std::stringstream sections;
+  sections << std::ifstream(log).rdbuf();
+  EXPECT_EQ(sections.str(), "A-in\nA-out\nB-in\nB-out\n") << "the lock did not exclude";
+
+  // Election: the second candidate leads only once the first is gone.
+  const std::string elected = dir.path() + "/elected";
+  CommandResult leader;
+  std::thread candidate1([&] {
+    leader = RunCommand({"timeout", "3", "etcdctl", endpoint, "elect", "the-election", "p1"});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CommandResult second =
+      RunCommand({"timeout", "10", "etcdctl", endpoint, "elect", "the-election", "p2"});
+  candidate1.join();
+  EXPECT_NE(leader.output.find("\np1\n"), std::string::npos) << leader.output;
+  EXPECT_NE(second.output.find("\np2\n"), std::string::npos) << second.output;
 }
 
 }  // namespace
