@@ -59,6 +59,8 @@ class Lessor {
   absl::Time NextExpiry();
 
   size_t size() const { return leases_.size(); }
+  // Expiry-heap entries, stale ones included (bounded by 4x the leases + 1024).
+  size_t heap_size() const { return heap_.size(); }
 
  private:
   struct State {
