@@ -83,24 +83,32 @@ class LeaseDiffTest : public ::testing::Test {
                             [](const auto& a, const auto& b) { return a.id() < b.id(); });
                 });
   }
-  // One keepalive on a fresh stream of each server; compares the answers.
-  std::string KeepAlive(int64_t id) {
-    etcdserverpb::LeaseKeepAliveResponse answers[2];
+  // Keepalives for `ids`, in order, on one fresh stream per server; compares the answers.
+  std::string KeepAlive(const std::vector<int64_t>& ids) {
+    std::vector<std::string> answers[2];
     std::unique_ptr<Lease::Stub>* stubs[2] = {&etcd_, &ram_};
     for (int i = 0; i < 2; ++i) {
       grpc::ClientContext ctx;
       auto stream = (*stubs[i])->LeaseKeepAlive(&ctx);
-      etcdserverpb::LeaseKeepAliveRequest req;
-      req.set_id(id);
-      if (!stream->Write(req) || !stream->Read(&answers[i])) return "keepalive stream failed";
+      for (int64_t id : ids) {
+        etcdserverpb::LeaseKeepAliveRequest req;
+        req.set_id(id);
+        etcdserverpb::LeaseKeepAliveResponse resp;
+        if (!stream->Write(req) || !stream->Read(&resp)) return "keepalive stream failed";
+        resp.mutable_header()->clear_cluster_id();
+        resp.mutable_header()->clear_member_id();
+        resp.mutable_header()->clear_raft_term();
+        answers[i].push_back(resp.ShortDebugString());
+      }
       stream->WritesDone();
       if (!stream->Finish().ok()) return "keepalive stream did not end cleanly";
-      answers[i].mutable_header()->clear_cluster_id();
-      answers[i].mutable_header()->clear_member_id();
-      answers[i].mutable_header()->clear_raft_term();
     }
-    if (answers[0].ShortDebugString() == answers[1].ShortDebugString()) return "";
-    return "etcd: " + answers[0].ShortDebugString() + "\nrametcd: " + answers[1].ShortDebugString();
+    if (answers[0] == answers[1]) return "";
+    std::string report;
+    for (size_t k = 0; k < ids.size(); ++k) {
+      report += "etcd: " + answers[0][k] + "\nrametcd: " + answers[1][k] + "\n";
+    }
+    return report;
   }
   etcdserverpb::PutRequest PutWithLease(const std::string& key, int64_t lease) {
     etcdserverpb::PutRequest p = Put(key, "v");
@@ -176,8 +184,10 @@ TEST_F(LeaseDiffTest, AttachMoveDetachAndRevoke) {
 
 TEST_F(LeaseDiffTest, KeepAlive) {
   ASSERT_EQ(Grant(300, 60), "");
-  EXPECT_EQ(KeepAlive(300), "");
-  EXPECT_EQ(KeepAlive(12345), "");  // unknown: TTL 0, no error
+  ASSERT_EQ(Grant(301, 30), "");
+  EXPECT_EQ(KeepAlive({300}), "");
+  EXPECT_EQ(KeepAlive({12345}), "");                      // unknown: TTL 0, no error
+  EXPECT_EQ(KeepAlive({300, 301, 12345, 301, 300}), "");  // many leases on one stream
   EXPECT_EQ(TimeToLive(300, false), "");
 }
 
