@@ -1,6 +1,7 @@
-// Randomized differential test: seeded sequences of puts, deletes, txns (with compares and nested
-// txns), ranges at random revisions and compactions over a small key space spanning two resource
-// prefixes and plain keys, sent to a real etcd 3.4 and to rametcd; every answer must match.
+// Randomized differential test: seeded sequences of puts (some with leases), deletes, txns (with
+// compares and nested txns), ranges at random revisions, compactions, lease grants and revokes
+// over a small key space spanning two resource prefixes and plain keys, sent to a real etcd 3.4
+// and to rametcd; every answer must match.
 //
 // The key space stays at 10 keys so that sorted results never exceed the size where etcd's sort
 // is stable (ties keep key order), which rametcd's stable sort reproduces.
@@ -98,15 +99,25 @@ class Generator {
   // ignore_value / ignore_lease only outside txns: inside one, a put of a key that an earlier
   // nested txn deleted passes etcd's checks and then panics etcd 3.4 (rametcd rejects the txn;
   // see store_test).
+  // A lease ID: mostly none, else one of the few the sequence grants, or one never granted.
+  int64_t LeaseId() {
+    static const int64_t kLeases[] = {1, 2, 3, 99};
+    return Chance(60) ? 0 : kLeases[Pick(4)];
+  }
+
   etcdserverpb::PutRequest PutReq(bool top_level) {
     auto p = Put(Key(), Value());
     p.set_prev_kv(Chance(40));
+    p.set_lease(LeaseId());
     if (!top_level) return p;
     if (Chance(5)) {
       p.set_ignore_value(true);
       p.clear_value();
     }
-    if (Chance(5)) p.set_ignore_lease(true);
+    if (Chance(5)) {
+      p.set_ignore_lease(true);
+      p.clear_lease();
+    }
     return p;
   }
 
@@ -131,7 +142,7 @@ class Generator {
         c = Cmp(Key(), Compare::MOD, result, Revision());
         break;
       case 3:
-        c = Cmp(Key(), Compare::LEASE, result, 0);
+        c = Cmp(Key(), Compare::LEASE, result, LeaseId());
         break;
       default:
         c = CmpValue(Key(), result, Value());
@@ -192,10 +203,19 @@ TEST_P(KvDiffRandomTest, SeededSequenceMatchesEtcd) {
       diff = d.DeleteRange(gen.DeleteReq());
     } else if (kind < 65) {
       diff = d.Txn(gen.Txn(0));
-    } else if (kind < 97) {
+    } else if (kind < 93) {
       diff = d.Range(gen.Range());
-    } else {
+    } else if (kind < 95) {
       diff = d.Compact(CompactTo(d.revision() - gen.Pick(30)));
+    } else if (kind < 98) {
+      etcdserverpb::LeaseGrantRequest grant;  // often a duplicate: an error on both
+      grant.set_id(1 + gen.Pick(3));
+      grant.set_ttl(100000);
+      diff = d.LeaseGrant(grant);
+    } else {
+      etcdserverpb::LeaseRevokeRequest revoke;  // deletes the lease's keys in one revision
+      revoke.set_id(gen.Chance(80) ? 1 + gen.Pick(3) : 99);
+      diff = d.LeaseRevoke(revoke);
     }
     if (!diff.empty()) {
       ++mismatches;

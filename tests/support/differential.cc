@@ -32,11 +32,15 @@ absl::StatusOr<std::unique_ptr<Differential>> Differential::Start() {
   d->rametcd_ = std::move(*rametcd);
   d->etcd_kv_ = d->etcd_->NewKvStub();
   d->rametcd_kv_ = d->rametcd_->NewKvStub();
+  d->etcd_lease_ = etcdserverpb::Lease::NewStub(d->etcd_->channel());
+  d->rametcd_lease_ = etcdserverpb::Lease::NewStub(d->rametcd_->channel());
   return d;
 }
 
-template <typename Req, typename Resp, typename Method>
-std::string Differential::Call(Method method, const Req& req) {
+template <typename Stub, typename Req, typename Resp>
+std::string Differential::Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&,
+                                                            Resp*),
+                               Stub* etcd, Stub* rametcd, const Req& req) {
   ++compared_;
   // RAMETCD_DIFF_TRACE=1 prints every request before it is sent, to replay a failing seed.
   static const bool trace = std::getenv("RAMETCD_DIFF_TRACE") != nullptr;
@@ -47,8 +51,8 @@ std::string Differential::Call(Method method, const Req& req) {
   grpc::ClientContext etcd_ctx, rametcd_ctx;
   etcd_ctx.set_deadline(std::chrono::system_clock::now() + kTimeout);
   rametcd_ctx.set_deadline(std::chrono::system_clock::now() + kTimeout);
-  grpc::Status etcd_status = (etcd_kv_.get()->*method)(&etcd_ctx, req, &etcd_resp);
-  grpc::Status rametcd_status = (rametcd_kv_.get()->*method)(&rametcd_ctx, req, &rametcd_resp);
+  grpc::Status etcd_status = (etcd->*method)(&etcd_ctx, req, &etcd_resp);
+  grpc::Status rametcd_status = (rametcd->*method)(&rametcd_ctx, req, &rametcd_resp);
   if (etcd_status.ok()) revision_ = etcd_resp.header().revision();
   for (Resp* r : {&etcd_resp, &rametcd_resp}) {
     if (!r->has_header()) continue;
@@ -66,24 +70,27 @@ std::string Differential::Call(Method method, const Req& req) {
 }
 
 std::string Differential::Range(const etcdserverpb::RangeRequest& req) {
-  return Call<etcdserverpb::RangeRequest, etcdserverpb::RangeResponse>(
-      &etcdserverpb::KV::Stub::Range, req);
+  return Call(&etcdserverpb::KV::Stub::Range, etcd_kv_.get(), rametcd_kv_.get(), req);
 }
 std::string Differential::Put(const etcdserverpb::PutRequest& req) {
-  return Call<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(&etcdserverpb::KV::Stub::Put,
-                                                                   req);
+  return Call(&etcdserverpb::KV::Stub::Put, etcd_kv_.get(), rametcd_kv_.get(), req);
 }
 std::string Differential::DeleteRange(const etcdserverpb::DeleteRangeRequest& req) {
-  return Call<etcdserverpb::DeleteRangeRequest, etcdserverpb::DeleteRangeResponse>(
-      &etcdserverpb::KV::Stub::DeleteRange, req);
+  return Call(&etcdserverpb::KV::Stub::DeleteRange, etcd_kv_.get(), rametcd_kv_.get(), req);
 }
 std::string Differential::Txn(const etcdserverpb::TxnRequest& req) {
-  return Call<etcdserverpb::TxnRequest, etcdserverpb::TxnResponse>(&etcdserverpb::KV::Stub::Txn,
-                                                                   req);
+  return Call(&etcdserverpb::KV::Stub::Txn, etcd_kv_.get(), rametcd_kv_.get(), req);
 }
 std::string Differential::Compact(const etcdserverpb::CompactionRequest& req) {
-  return Call<etcdserverpb::CompactionRequest, etcdserverpb::CompactionResponse>(
-      &etcdserverpb::KV::Stub::Compact, req);
+  return Call(&etcdserverpb::KV::Stub::Compact, etcd_kv_.get(), rametcd_kv_.get(), req);
+}
+
+std::string Differential::LeaseGrant(const etcdserverpb::LeaseGrantRequest& req) {
+  return Call(&etcdserverpb::Lease::Stub::LeaseGrant, etcd_lease_.get(), rametcd_lease_.get(), req);
+}
+std::string Differential::LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& req) {
+  return Call(&etcdserverpb::Lease::Stub::LeaseRevoke, etcd_lease_.get(), rametcd_lease_.get(),
+              req);
 }
 
 etcdserverpb::RangeRequest Get(const std::string& key, const std::string& range_end) {

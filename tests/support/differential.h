@@ -27,6 +27,8 @@ class Differential {
   std::string DeleteRange(const etcdserverpb::DeleteRangeRequest& req);
   std::string Txn(const etcdserverpb::TxnRequest& req);
   std::string Compact(const etcdserverpb::CompactionRequest& req);
+  std::string LeaseGrant(const etcdserverpb::LeaseGrantRequest& req);
+  std::string LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& req);
 
   // The revision of the last successful answer (etcd's), and how many requests were compared.
   int64_t revision() const { return revision_; }
@@ -36,13 +38,16 @@ class Differential {
   const ServerProcess& rametcd() const { return *rametcd_; }
 
  private:
-  template <typename Req, typename Resp, typename Method>
-  std::string Call(Method method, const Req& req);
+  template <typename Stub, typename Req, typename Resp>
+  std::string Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                   Stub* etcd, Stub* rametcd, const Req& req);
 
   std::unique_ptr<ServerProcess> etcd_;
   std::unique_ptr<ServerProcess> rametcd_;
   std::unique_ptr<etcdserverpb::KV::Stub> etcd_kv_;
   std::unique_ptr<etcdserverpb::KV::Stub> rametcd_kv_;
+  std::unique_ptr<etcdserverpb::Lease::Stub> etcd_lease_;
+  std::unique_ptr<etcdserverpb::Lease::Stub> rametcd_lease_;
   int64_t revision_ = 1;
   int64_t compared_ = 0;
 };
