@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,8 +43,13 @@ pid_t Spawn(const std::vector<std::string>& argv, int stdin_fd, int out_fd) {
   args.push_back(nullptr);
   sigset_t none;
   sigemptyset(&none);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid != 0) return pid;
+  // Servers must not outlive a test process that is killed before its destructors run. (The
+  // signal follows the forking thread; every caller waits for its child on that thread.)
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);
   ::dup2(stdin_fd, STDIN_FILENO);
   ::dup2(out_fd, STDOUT_FILENO);
   ::dup2(out_fd, STDERR_FILENO);
