@@ -30,6 +30,5 @@ absl::Status LeaseNotFound() {
 absl::Status TooManyRequests() {
   return absl::ResourceExhaustedError("etcdserver: too many requests");
 }
-absl::Status Stopped() { return absl::UnavailableError("etcdserver: server stopped"); }
 
 }  // namespace rametcd::etcd_errors

@@ -23,8 +23,6 @@ absl::Status FutureRev();  // "etcdserver: mvcc: required revision is a future r
 absl::Status LeaseNotFound();  // "etcdserver: requested lease not found"
 // ResourceExhausted
 absl::Status TooManyRequests();  // "etcdserver: too many requests"
-// Unavailable
-absl::Status Stopped();  // "etcdserver: server stopped"
 
 }  // namespace rametcd::etcd_errors
 

@@ -67,7 +67,6 @@ class WatchHub {
 
   size_t watcher_count() const { return watcher_count_; }
   size_t unsynced_count() const { return unsynced_.size(); }
-  size_t stream_count() const { return streams_.size(); }
 
  private:
   struct StreamState;

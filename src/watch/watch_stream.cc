@@ -5,13 +5,15 @@
 namespace rametcd::watch {
 
 void WatchStream::PushLocked(etcdserverpb::WatchResponse response) {
-  queued_bytes_ += response.ByteSizeLong();
-  queue_.push_back(std::move(response));
+  const size_t bytes = response.ByteSizeLong();
+  queued_bytes_ += bytes;
+  queue_.emplace_back(std::move(response), bytes);
 }
 
 const etcdserverpb::WatchResponse* WatchStream::NextWriteLocked() {
   if (writing_ || queue_.empty() || writer_ == nullptr || finish_requested_) return nullptr;
-  in_flight_ = std::move(queue_.front());
+  in_flight_ = std::move(queue_.front().first);
+  in_flight_bytes_ = queue_.front().second;
   queue_.pop_front();
   writing_ = true;
   return &in_flight_;
@@ -57,7 +59,7 @@ WatchStream::AfterWrite WatchStream::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     const bool was_over_hard = queued_bytes_ > limits_.hard_bytes;
-    queued_bytes_ -= in_flight_.ByteSizeLong();
+    queued_bytes_ -= in_flight_bytes_;
     writing_ = false;
     if (!ok) {
       // The client is gone; nothing more can be written. gRPC will call OnDone.

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -69,9 +70,11 @@ class WatchStream {
   const Limits limits_;
   mutable absl::Mutex mu_;
   Writer* writer_ ABSL_GUARDED_BY(mu_);
-  std::deque<etcdserverpb::WatchResponse> queue_ ABSL_GUARDED_BY(mu_);
-  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Responses with their encoded sizes (computed once, when queued).
+  std::deque<std::pair<etcdserverpb::WatchResponse, size_t>> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // includes the write in flight
   etcdserverpb::WatchResponse in_flight_ ABSL_GUARDED_BY(mu_);
+  size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool refused_ ABSL_GUARDED_BY(mu_) = false;  // Send refused since the last drain
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;

@@ -55,10 +55,6 @@ class WatchDiffTest : public ::testing::Test {
     EXPECT_EQ(got, want) << step;
     EXPECT_FALSE(want.empty()) << step << ": the scenario expected responses";
   }
-  void ExpectNoResponses(const char* step) {
-    EXPECT_EQ(Drain(*etcd_, absl::Milliseconds(300)), PerWatch{}) << step;
-    EXPECT_EQ(Drain(*ram_, absl::Milliseconds(100)), PerWatch{}) << step;
-  }
   void Write(const etcdserverpb::PutRequest& put) { ASSERT_EQ(d_->Put(put), ""); }
   void Write(const etcdserverpb::DeleteRangeRequest& del) { ASSERT_EQ(d_->DeleteRange(del), ""); }
   void Write(const etcdserverpb::TxnRequest& txn) { ASSERT_EQ(d_->Txn(txn), ""); }

@@ -56,7 +56,6 @@ class ServerProcess {
   // "127.0.0.1:<port>"
   const std::string& endpoint() const { return endpoint_; }
   const std::string& data_dir() const { return dir_->path(); }
-  pid_t pid() const { return pid_; }
   // Resident memory of the process, from /proc.
   int64_t RssBytes() const;
   std::string log() const;
