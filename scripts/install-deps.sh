@@ -4,7 +4,8 @@
 #   install-deps.sh --test   also the test oracle: etcd 3.4 server and etcdctl
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config protobuf-compiler protobuf-compiler-grpc
-          libprotobuf-dev libgrpc++-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev)
+          libprotobuf-dev libgrpc++-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+          liburing-dev libisal-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(etcd-server etcd-client)
 fi

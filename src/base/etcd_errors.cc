@@ -31,4 +31,8 @@ absl::Status TooManyRequests() {
   return absl::ResourceExhaustedError("etcdserver: too many requests");
 }
 
+absl::Status NoSpace() {
+  return absl::ResourceExhaustedError("etcdserver: mvcc: database space exceeded");
+}
+
 }  // namespace rametcd::etcd_errors

@@ -23,6 +23,7 @@ absl::Status FutureRev();  // "etcdserver: mvcc: required revision is a future r
 absl::Status LeaseNotFound();  // "etcdserver: requested lease not found"
 // ResourceExhausted
 absl::Status TooManyRequests();  // "etcdserver: too many requests"
+absl::Status NoSpace();          // "etcdserver: mvcc: database space exceeded"
 
 }  // namespace rametcd::etcd_errors
 

@@ -24,12 +24,17 @@ absl::StatusOr<Lessor::Granted> Lessor::Grant(int64_t id, int64_t ttl, absl::Tim
       id = static_cast<int64_t>(ids_() >> 1);  // positive, as etcd's
     } while (id == 0 || store_->LeaseExists(id));
   }
-  absl::Status granted = store_->GrantLease(id);
-  if (!granted.ok()) return granted;
   ttl = std::max(ttl, options_.min_ttl_seconds);
+  absl::Status granted = store_->GrantLease(id, ttl);
+  if (!granted.ok()) return granted;
   leases_[id] = State{ttl, now + absl::Seconds(ttl)};
   Schedule(id, now + absl::Seconds(ttl));
   return Granted{id, ttl};
+}
+
+void Lessor::Restore(int64_t id, int64_t ttl, absl::Time now) {
+  leases_[id] = State{ttl, now + absl::Seconds(ttl)};
+  Schedule(id, now + absl::Seconds(ttl));
 }
 
 absl::Status Lessor::Revoke(int64_t id) {

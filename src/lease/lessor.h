@@ -43,6 +43,9 @@ class Lessor {
   absl::StatusOr<Granted> Grant(int64_t id, int64_t ttl, absl::Time now);
   // Errors: NotFound "requested lease not found".
   absl::Status Revoke(int64_t id);
+  // Recovery: a lease the store already knows (Store::FinishRestore) gets its full TTL again,
+  // as etcd refreshes leases on restart.
+  void Restore(int64_t id, int64_t ttl, absl::Time now);
   // The granted TTL after renewing, or 0 for an unknown lease (etcd answers TTL 0, no error).
   int64_t KeepAlive(int64_t id, absl::Time now);
 

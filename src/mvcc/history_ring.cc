@@ -21,6 +21,15 @@ void HistoryRing::Append(std::shared_ptr<const RevisionEvents> entry) {
   }
 }
 
+void HistoryRing::CoverFrom(int64_t revision) {
+  while (!entries_.empty() && entries_.front()->revision < revision) {
+    events_ -= entries_.front()->events.size();
+    bytes_ -= entries_.front()->bytes;
+    entries_.pop_front();
+  }
+  covered_from_ = std::max(covered_from_, revision);
+}
+
 size_t HistoryRing::LowerBound(int64_t revision) const {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), revision,
                              [](const std::shared_ptr<const RevisionEvents>& e, int64_t rev) {

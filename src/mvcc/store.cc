@@ -212,10 +212,11 @@ void Store::Reattach(std::string_view key, int64_t from, int64_t to) {
   if (to != 0) leases_[to].emplace(key);
 }
 
-absl::Status Store::GrantLease(int64_t id) {
+absl::Status Store::GrantLease(int64_t id, int64_t ttl) {
   if (!leases_.try_emplace(id).second) {
     return absl::FailedPreconditionError("etcdserver: lease already exists");
   }
+  if (change_log_ != nullptr) change_log_->LeaseGranted(id, ttl);
   return absl::OkStatus();
 }
 
@@ -242,6 +243,7 @@ absl::Status Store::RevokeLease(int64_t id) {
   }
   leases_.erase(id);
   Commit(txn);
+  if (change_log_ != nullptr) change_log_->LeaseRevoked(id);
   return absl::OkStatus();
 }
 
@@ -313,7 +315,87 @@ void Store::Commit(WriteTxn& txn) {
   entry->revision = revision_;
   entry->events = std::move(txn.events);
   entry->bytes = txn.event_bytes;
+  if (change_log_ != nullptr) change_log_->Committed(entry);
   history_.Append(std::move(entry));
+}
+
+void Store::AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v) {
+  const KeyVersion* live = entry.versions.empty() ? nullptr : entry.Live();
+  const bool was_live = live != nullptr;
+  Reattach(key, was_live ? live->lease : 0, v.IsTombstone() ? 0 : v.lease);
+  if (was_live != !v.IsTombstone()) index_.AddLive(key, was_live ? -1 : 1);
+  entry.versions.push_back(std::move(v));
+  ++retained_versions_;
+}
+
+namespace {
+
+KeyVersion VersionFromLog(mvccpb::KeyValue* kv) {
+  KeyVersion v;
+  v.mod_revision = kv->mod_revision();
+  v.create_revision = kv->create_revision();
+  v.version = kv->version();
+  v.lease = kv->lease();
+  v.value = std::move(*kv->mutable_value());
+  return v;
+}
+
+}  // namespace
+
+void Store::RestoreKey(std::string_view key,
+                       google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* versions) {
+  auto [it, inserted] = entries_.try_emplace(key);
+  if (inserted) index_.Insert(it->first, &it->second);
+  for (mvccpb::KeyValue& kv : *versions) AppendVersion(it->first, it->second, VersionFromLog(&kv));
+  if (it->second.versions.empty()) {
+    index_.Erase(it->first);
+    entries_.erase(it);
+  }
+}
+
+void Store::ApplyLogged(int64_t revision,
+                        google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* changes) {
+  WriteTxn txn(revision - 1);
+  for (mvccpb::KeyValue& kv : *changes) {
+    if (kv.version() == 0) {  // a delete of a key that is not there changes nothing
+      auto found = entries_.find(kv.key());
+      if (found == entries_.end() || found->second.Live() == nullptr) continue;
+    }
+    auto [it, inserted] = entries_.try_emplace(kv.key());
+    if (inserted) index_.Insert(it->first, &it->second);
+    KeyVersion v = VersionFromLog(&kv);
+    v.mod_revision = revision;
+    const KeyVersion* prev = inserted ? nullptr : it->second.At(txn.begin);
+    AddEvent(txn, v.IsTombstone() ? mvccpb::Event::DELETE : mvccpb::Event::PUT, it->first, &v,
+             prev);
+    AppendVersion(it->first, it->second, std::move(v));
+    ++txn.changes;
+  }
+  Commit(txn);
+}
+
+size_t Store::FinishRestore(int64_t revision, int64_t compacted, int64_t history_from,
+                            const std::vector<int64_t>& leases) {
+  revision_ = std::max({revision_, revision, compacted});
+  history_.CoverFrom(history_from);
+  size_t orphans = 0;
+  absl::flat_hash_set<int64_t> granted(leases.begin(), leases.end());
+  for (auto it = leases_.begin(); it != leases_.end();) {
+    if (granted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    orphans += it->second.size();
+    leases_.erase(it++);
+  }
+  for (int64_t id : leases) leases_.try_emplace(id);
+  if (compacted > compacted_ && compacted <= revision_) {
+    compacted_ = compacted;
+    compaction_ = Compaction{compacted, std::string()};
+    while (!CompactSome(100000)) {
+    }
+  }
+  return orphans;
 }
 
 void Store::RecordUndo(WriteTxn& txn, std::string_view key, KeyEntry* entry, bool created,
@@ -500,6 +582,7 @@ absl::Status Store::Compact(int64_t revision) {
   if (revision <= compacted_) return etcd_errors::Compacted();
   if (revision > revision_) return etcd_errors::FutureRev();
   compacted_ = revision;
+  if (change_log_ != nullptr) change_log_->Compacted(revision);
   // A newer compaction subsumes an unfinished one: restart the walk with the new bound.
   compaction_ = Compaction{revision, std::string()};
   return absl::OkStatus();

@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "base/string_hash.h"
 #include "etcd/api/etcdserverpb/rpc.pb.h"
+#include "mvcc/change_log.h"
 #include "mvcc/history_ring.h"
 #include "mvcc/key_entry.h"
 #include "mvcc/key_index.h"
@@ -66,14 +67,32 @@ class Store {
   bool CompactSome(size_t max_keys);
 
   // Leases (their TTLs are the Lessor's; the store knows which exist and what is attached).
-  // Errors: FailedPrecondition "lease already exists".
-  absl::Status GrantLease(int64_t id);
+  // Errors: FailedPrecondition "lease already exists". `ttl` is only passed on to the change log.
+  absl::Status GrantLease(int64_t id, int64_t ttl);
   // Deletes every key attached to `id` in one revision (none if no key is attached) and forgets
   // the lease. Errors: NotFound "requested lease not found".
   absl::Status RevokeLease(int64_t id);
   bool LeaseExists(int64_t id) const { return leases_.contains(id); }
   // Keys attached to `id`, in key order.
   std::vector<std::string> LeaseKeys(int64_t id) const;
+
+  // Every later change is reported to `log` (not owned; must outlive the store or be reset).
+  void set_change_log(ChangeLog* log) { change_log_ = log; }
+
+  // Recovery, before the store serves anything and before a change log is attached:
+  // Installs the retained versions of a key from a checkpoint, oldest first (version 0: a
+  // tombstone). No watch events.
+  void RestoreKey(std::string_view key,
+                  google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* versions);
+  // Applies a logged write transaction as it was recorded (absolute versions), with its watch
+  // events. REQUIRES: `revision` above every revision applied by ApplyLogged() before.
+  void ApplyLogged(int64_t revision, google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* changes);
+  // Ends recovery: sets the revision and the compaction point (releasing compacted versions),
+  // keeps only history-ring events from `history_from` on (earlier ones may be incomplete), and
+  // makes `leases` the set of leases. Keys attached to a lease not in `leases` keep its ID but
+  // are not attached to anything (as etcd does); returns how many such keys there were.
+  size_t FinishRestore(int64_t revision, int64_t compacted, int64_t history_from,
+                       const std::vector<int64_t>& leases);
 
   // The events of recent revisions, for watches.
   const HistoryRing& history() const { return history_; }
@@ -135,6 +154,8 @@ class Store {
                 const KeyVersion* current, const KeyVersion* prev);
   // Makes the txn's changes the new revision (if it changed anything) and records its events.
   void Commit(WriteTxn& txn);
+  // Appends `v` as the newest version of `key`, keeping the live count and lease index right.
+  void AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v);
   // Appends a tombstone at the txn's revision to a live key.
   void Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry);
 
@@ -160,6 +181,7 @@ class Store {
 
   int64_t revision_ = 1;
   int64_t compacted_ = -1;
+  ChangeLog* change_log_ = nullptr;
   HistoryRing history_;
   // Lease ID -> attached keys.
   absl::flat_hash_map<int64_t, absl::flat_hash_set<std::string, StringViewHash, StringViewEq>>

@@ -3,7 +3,24 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/synchronization/notification.h"
+#include "base/etcd_errors.h"
+
 namespace rametcd::server {
+
+absl::Status ApplyLoop::Engine::AdmitWrite(bool adds_data) const {
+  if (adds_data && alarms.Has(etcdserverpb::NOSPACE)) return etcd_errors::NoSpace();
+  return wal == nullptr ? absl::OkStatus() : wal->Admit();
+}
+
+void ApplyLoop::Engine::Respond(absl::Status status,
+                                absl::AnyInvocable<void(absl::Status)> finish) {
+  if (wal == nullptr || !status.ok()) {
+    std::move(finish)(std::move(status));
+    return;
+  }
+  wal->AfterDurable(std::move(finish));
+}
 
 ApplyLoop::ApplyLoop(const Options& options)
     : options_(options),
@@ -27,6 +44,21 @@ void ApplyLoop::SubmitBookkeeping(Task task) {
   if (!stopping_) queue_.push_back(std::move(task));
 }
 
+absl::Status ApplyLoop::RunAndWait(absl::AnyInvocable<absl::Status(Engine&) &&> fn) {
+  absl::Notification done;
+  absl::Status result = absl::CancelledError("the apply loop stopped");
+  SubmitBookkeeping([&](Engine& engine) {
+    result = std::move(fn)(engine);
+    done.Notify();
+  });
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return result;
+  }
+  done.WaitForNotification();
+  return result;
+}
+
 void ApplyLoop::Stop() {
   {
     absl::MutexLock lock(&mu_);
@@ -37,7 +69,7 @@ void ApplyLoop::Stop() {
 
 void ApplyLoop::Run() {
   std::vector<Task> batch;
-  Engine engine{store_, hub_, lessor_};
+  Engine engine{store_, hub_, lessor_, alarms_};
   absl::Time next_tick = hub_.Tick(absl::Now());
   while (true) {
     {

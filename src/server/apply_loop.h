@@ -27,6 +27,8 @@
 #include "absl/synchronization/mutex.h"
 #include "lease/lessor.h"
 #include "mvcc/store.h"
+#include "server/alarm_list.h"
+#include "wal/wal.h"
 #include "watch/watch_hub.h"
 
 namespace rametcd::server {
@@ -38,6 +40,16 @@ class ApplyLoop {
     mvcc::Store& store;
     watch::WatchHub& hub;
     lease::Lessor& lessor;
+    AlarmList& alarms;
+    // The durability layer, once recovery attached it (null: nothing is persisted).
+    wal::Wal* wal = nullptr;
+
+    // Whether a write may be accepted now: not while NOSPACE is raised (for writes that add
+    // data: puts, txns with puts, lease grants) and not while the WAL is failed or backlogged.
+    absl::Status AdmitWrite(bool adds_data) const;
+    // Runs `finish` with `status` once the response may be sent: at once, or after every
+    // fsync-mode change committed so far is on disk (with the WAL's error if that failed).
+    void Respond(absl::Status status, absl::AnyInvocable<void(absl::Status)> finish);
   };
   using Task = absl::AnyInvocable<void(Engine&) &&>;
 
@@ -62,6 +74,9 @@ class ApplyLoop {
   // stream's catch-up); there is at most one such task per stream at a time. Dropped only once
   // the loop has stopped.
   void SubmitBookkeeping(Task task);
+  // Runs `fn` on the loop thread and waits for its result: for startup work (recovery) before
+  // any client is served.
+  absl::Status RunAndWait(absl::AnyInvocable<absl::Status(Engine&) &&> fn);
   void Stop();
 
  private:
@@ -77,6 +92,7 @@ class ApplyLoop {
   mvcc::Store store_;     // touched only by thread_
   watch::WatchHub hub_;   // touched only by thread_
   lease::Lessor lessor_;  // touched only by thread_
+  AlarmList alarms_;      // touched only by thread_
   std::thread thread_;
 };
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "base/etcd_errors.h"
+#include "base/status_macros.h"
 #include "server/grpc_status.h"
 #include "server/request_checks.h"
 #include "server/unary_call.h"
@@ -38,6 +39,7 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
   auto* owned = const_cast<etcdserverpb::PutRequest*>(req);
   return RunUnary(ctx, loop_, identity_, check, resp,
                   [owned](ApplyLoop::Engine& engine, etcdserverpb::PutResponse* out) {
+                    RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/true));
                     return engine.store.Put(owned, out);
                   });
 }
@@ -49,6 +51,7 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ct
   if (check.ok()) check = CheckProposalSize(*req);
   return RunUnary(ctx, loop_, identity_, check, resp,
                   [req](ApplyLoop::Engine& engine, etcdserverpb::DeleteRangeResponse* out) {
+                    RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/false));
                     return engine.store.DeleteRange(*req, out);
                   });
 }
@@ -60,8 +63,10 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
   // Read-only txns are served without a raft proposal in etcd, so only writes are size-checked.
   if (check.ok() && IsWriteTxn(*req)) check = CheckProposalSize(*req);
   auto* owned = const_cast<etcdserverpb::TxnRequest*>(req);
+  const bool writes = IsWriteTxn(*req);
   return RunUnary(ctx, loop_, identity_, check, resp,
-                  [owned](ApplyLoop::Engine& engine, etcdserverpb::TxnResponse* out) {
+                  [owned, writes](ApplyLoop::Engine& engine, etcdserverpb::TxnResponse* out) {
+                    if (writes) RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/true));
                     return engine.store.Txn(owned, out);
                   });
 }
@@ -71,6 +76,7 @@ grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* ctx,
                                              etcdserverpb::CompactionResponse* resp) {
   return RunUnary(ctx, loop_, identity_, CheckProposalSize(*req), resp,
                   [req](ApplyLoop::Engine& engine, etcdserverpb::CompactionResponse* out) {
+                    RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/false));
                     absl::Status status = engine.store.Compact(req->revision());
                     out->mutable_header()->set_revision(engine.store.revision());
                     return status;

@@ -1,6 +1,7 @@
 #include "server/lease_service.h"
 
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "server/unary_call.h"
 
 namespace rametcd::server {
@@ -60,6 +61,7 @@ grpc::ServerUnaryReactor* LeaseService::LeaseGrant(grpc::CallbackServerContext* 
                                                    etcdserverpb::LeaseGrantResponse* resp) {
   return RunUnary(ctx, loop_, identity_, absl::OkStatus(), resp,
                   [req](ApplyLoop::Engine& engine, etcdserverpb::LeaseGrantResponse* out) {
+                    RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/true));
                     auto granted = engine.lessor.Grant(req->id(), req->ttl(), absl::Now());
                     if (!granted.ok()) return granted.status();
                     out->set_id(granted->id);
@@ -74,6 +76,7 @@ grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(grpc::CallbackServerContext*
                                                     etcdserverpb::LeaseRevokeResponse* resp) {
   return RunUnary(ctx, loop_, identity_, absl::OkStatus(), resp,
                   [req](ApplyLoop::Engine& engine, etcdserverpb::LeaseRevokeResponse* out) {
+                    RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/false));
                     absl::Status status = engine.lessor.Revoke(req->id());
                     out->mutable_header()->set_revision(engine.store.revision());
                     return status;

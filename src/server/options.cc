@@ -27,6 +27,21 @@ absl::Status ParsePositive(const std::string& flag, const std::string& value, in
   return absl::OkStatus();
 }
 
+absl::Status ParsePositiveDuration(const std::string& flag, const std::string& value,
+                                   absl::Duration* out) {
+  if (!absl::ParseDuration(value, out) || *out <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid value \"", value, "\" for flag --",
+                                                   flag, ": want a duration like 10m or 500ms"));
+  }
+  return absl::OkStatus();
+}
+
+// Prefixes a flag's name to a value error.
+absl::Status ForFlag(const std::string& flag, absl::Status status) {
+  if (status.ok()) return status;
+  return absl::InvalidArgumentError(absl::StrCat("flag --", flag, ": ", status.message()));
+}
+
 std::vector<std::string> SplitUrls(const std::string& value) {
   return absl::StrSplit(value, ',', absl::SkipWhitespace());
 }
@@ -83,16 +98,9 @@ const std::map<std::string, FlagSpec>& Flags() {
         }}},
       {"experimental-watch-progress-notify-interval",
        {false, "Interval of progress notifications for watches that request them (default 10m).",
-        [](CommandLine& c, const std::string& v) -> absl::Status {
-          absl::Duration d;
-          if (!absl::ParseDuration(v, &d) || d <= absl::ZeroDuration()) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "invalid value \"", v,
-                "\" for flag --experimental-watch-progress-notify-interval: want a duration "
-                "like 10m or 500ms"));
-          }
-          c.options.watch_progress_notify_interval = d;
-          return absl::OkStatus();
+        [](CommandLine& c, const std::string& v) {
+          return ParsePositiveDuration("experimental-watch-progress-notify-interval", v,
+                                       &c.options.watch_progress_notify_interval);
         }}},
       {"watch-history-max-events",
        {false, "Most events kept for watches to catch up from (default 1000000).",
@@ -110,6 +118,58 @@ const std::map<std::string, FlagSpec>& Flags() {
         "later from the history (default 4194304).",
         [](CommandLine& c, const std::string& v) {
           return ParsePositive("watch-stream-max-bytes", v, &c.options.watch_stream_max_bytes);
+        }}},
+      {"wal-default",
+       {false,
+        "Durability of keys whose prefix has no --wal-prefix-mode: none, buffered or fsync "
+        "(default buffered).",
+        [](CommandLine& c, const std::string& v) -> absl::Status {
+          auto mode = wal::ParseMode(v);
+          if (!mode.ok()) return ForFlag("wal-default", mode.status());
+          c.options.wal_modes.set_default_mode(*mode);
+          return absl::OkStatus();
+        }}},
+      {"wal-prefix-mode",
+       {false,
+        "PREFIX=MODE: durability of one Kubernetes resource prefix, e.g. "
+        "/registry/events/=none (repeatable).",
+        [](CommandLine& c, const std::string& v) {
+          return ForFlag("wal-prefix-mode", c.options.wal_modes.AddPrefix(v));
+        }}},
+      {"wal-flush-interval",
+       {false,
+        "Longest time a buffered write waits before it is written to its file (default 2ms).",
+        [](CommandLine& c, const std::string& v) {
+          return ParsePositiveDuration("wal-flush-interval", v, &c.options.wal_flush_interval);
+        }}},
+      {"wal-io-backend",
+       {false, "auto (io_uring, else pwrite), io_uring or posix (default auto).",
+        [](CommandLine& c, const std::string& v) -> absl::Status {
+          auto kind = wal::ParseIoKind(v);
+          if (!kind.ok()) return ForFlag("wal-io-backend", kind.status());
+          c.options.wal_io = *kind;
+          return absl::OkStatus();
+        }}},
+      {"wal-skip-damaged",
+       {true,
+        "Start even if the data dir holds corrupt records, loading what is readable (default "
+        "false: refuse to start).",
+        [](CommandLine& c, const std::string& v) {
+          c.options.wal_skip_damaged = v == "true";
+          return absl::OkStatus();
+        }}},
+      {"wal-segment-bytes",
+       {false,
+        "Size at which a stream's log segment is closed and a new one begun (default 67108864).",
+        [](CommandLine& c, const std::string& v) {
+          return ParsePositive("wal-segment-bytes", v, &c.options.wal_segment_bytes);
+        }}},
+      {"wal-max-backlog-bytes",
+       {false,
+        "Bytes of changes waiting to be written before writes get \"too many requests\" "
+        "(default 268435456).",
+        [](CommandLine& c, const std::string& v) {
+          return ParsePositive("wal-max-backlog-bytes", v, &c.options.wal_max_backlog_bytes);
         }}},
       {"log-level",
        {false, "debug, info, warn or error (default info).",

@@ -13,6 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "wal/io_backend.h"
+#include "wal/modes.h"
 
 namespace rametcd::server {
 
@@ -35,6 +37,13 @@ struct Options {
   int64_t watch_history_max_bytes = 512ll << 20;
   // Responses queued per watch stream before its slow watchers are caught up later instead.
   int64_t watch_stream_max_bytes = 4ll << 20;
+  // Durability (wal/modes.h): modes per stream, from --wal-default and --wal-prefix-mode.
+  wal::ModeTable wal_modes;
+  absl::Duration wal_flush_interval = absl::Milliseconds(2);
+  wal::IoKind wal_io = wal::IoKind::kAuto;
+  bool wal_skip_damaged = false;
+  int64_t wal_segment_bytes = 64ll << 20;
+  int64_t wal_max_backlog_bytes = 256ll << 20;
 };
 
 struct CommandLine {

@@ -5,17 +5,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/absl_view.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "wal/layout.h"
+#include "wal/recovery.h"
 
 namespace rametcd::server {
 namespace {
@@ -63,6 +69,7 @@ absl::Status Server::Start() {
   loop_options.watch.progress_interval = options_.watch_progress_notify_interval;
   identity.Fill(&loop_options.watch.header);
   loop_ = std::make_unique<ApplyLoop>(loop_options);
+  RETURN_IF_ERROR(StartDurability(identity.member_id));
   kv_ = std::make_unique<KvService>(
       identity, KvService::Limits{options_.max_request_bytes, options_.max_txn_ops}, loop_.get());
   watch::WatchStream::Limits stream_limits;
@@ -70,6 +77,7 @@ absl::Status Server::Start() {
   stream_limits.hard_bytes = 4 * stream_limits.soft_bytes;
   watch_ = std::make_unique<WatchService>(stream_limits, loop_.get());
   lease_ = std::make_unique<LeaseService>(identity, loop_.get());
+  maintenance_ = std::make_unique<MaintenanceService>(identity, loop_.get());
 
   grpc::ServerBuilder builder;
   std::vector<int> ports(options_.listen_addresses.size());
@@ -80,6 +88,7 @@ absl::Status Server::Start() {
   builder.RegisterService(kv_.get());
   builder.RegisterService(watch_.get());
   builder.RegisterService(lease_.get());
+  builder.RegisterService(maintenance_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<int64_t>(options_.max_request_bytes + kGrpcOverheadBytes, INT_MAX)));
   builder.SetMaxSendMessageSize(-1);
@@ -121,6 +130,58 @@ void Server::Stop() {
     grpc_.reset();
   }
   if (loop_) loop_->Stop();
+  if (wal_) wal_->Stop();
+}
+
+absl::Status Server::StartDurability(uint64_t member_id) {
+  const std::string wal_dir = wal::WalDir(data_dir_->path());
+  return loop_->RunAndWait([&](ApplyLoop::Engine& engine) -> absl::Status {
+    ASSIGN_OR_RETURN(wal::RecoverySummary recovered,
+                     wal::Recover({wal_dir, options_.wal_skip_damaged}, &engine.store,
+                                  &engine.lessor, absl::Now()));
+    Log(LogLevel::kInfo, "recovered from the data dir",
+        {{"keys", std::to_string(recovered.keys)},
+         {"revision", std::to_string(recovered.revision)},
+         {"compact-revision", std::to_string(recovered.compacted)},
+         {"leases", std::to_string(recovered.leases)},
+         {"streams", std::to_string(recovered.streams.size())},
+         {"records", std::to_string(recovered.records)},
+         {"bytes", std::to_string(recovered.bytes)},
+         {"torn-tails-cut", std::to_string(recovered.torn_tails)},
+         {"incomplete-txns-dropped", std::to_string(recovered.dropped_txns)},
+         {"damaged-regions-skipped", std::to_string(recovered.skipped.size())},
+         {"took", absl::FormatDuration(recovered.took)}});
+    ASSIGN_OR_RETURN(std::unique_ptr<wal::IoBackend> backend, wal::MakeIoBackend(options_.wal_io));
+    wal::Wal::Options wal_options;
+    wal_options.dir = wal_dir;
+    wal_options.modes = options_.wal_modes;
+    wal_options.flush_interval = options_.wal_flush_interval;
+    wal_options.segment_bytes = static_cast<uint64_t>(options_.wal_segment_bytes);
+    wal_options.max_backlog_bytes = static_cast<size_t>(options_.wal_max_backlog_bytes);
+    wal_options.on_nospace = [loop = loop_.get(), member_id] {
+      loop->SubmitBookkeeping([member_id](ApplyLoop::Engine& e) {
+        if (e.alarms.Activate(member_id, etcdserverpb::NOSPACE)) {
+          Log(LogLevel::kError,
+              "alarm raised: NOSPACE; writes that add data are refused until "
+              "`etcdctl alarm disarm`");
+        }
+      });
+    };
+    ASSIGN_OR_RETURN(wal_, wal::Wal::Start(std::move(wal_options), std::move(backend), recovered));
+    engine.store.set_change_log(wal_.get());
+    engine.wal = wal_.get();
+    std::vector<std::string> prefixes;
+    for (const auto& [prefix, mode] : options_.wal_modes.prefixes()) {
+      prefixes.push_back(absl::StrCat(prefix, "=", AbslView(wal::ModeName(mode))));
+    }
+    std::sort(prefixes.begin(), prefixes.end());
+    Log(LogLevel::kInfo, "durability",
+        {{"wal-default", std::string(wal::ModeName(options_.wal_modes.default_mode()))},
+         {"wal-prefix-modes", absl::StrJoin(prefixes, ",")},
+         {"wal-flush-interval", absl::FormatDuration(options_.wal_flush_interval)},
+         {"io", std::string(wal_->backend_name())}});
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace rametcd::server

@@ -1,8 +1,9 @@
 // Server: one rametcd member: the data dir, the apply loop with its store, the gRPC services and
 // the listening sockets.
 //
-// Ownership: owns everything it starts. Lifecycle: Start() once; Stop() (or the destructor) shuts
-// gRPC down first, so in-flight RPCs still complete through the apply loop, then stops the loop.
+// Ownership: owns everything it starts. Lifecycle: Start() once (recovery from the data dir, then
+// serving); Stop() (or the destructor) shuts gRPC down first, so in-flight RPCs still complete
+// through the apply loop, then stops the loop, then the WAL (which writes out what is queued).
 //
 // Thread safety: Start() and Stop() from one thread (main).
 #ifndef RAMETCD_SERVER_SERVER_H_
@@ -16,8 +17,10 @@
 #include "server/data_dir.h"
 #include "server/kv_service.h"
 #include "server/lease_service.h"
+#include "server/maintenance_service.h"
 #include "server/options.h"
 #include "server/watch_service.h"
+#include "wal/wal.h"
 
 namespace rametcd::server {
 
@@ -34,12 +37,17 @@ class Server {
   void Stop();
 
  private:
+  // Recovers the store from the data dir and attaches the WAL, on the apply thread.
+  absl::Status StartDurability(uint64_t member_id);
+
   const Options options_;
   std::unique_ptr<DataDir> data_dir_;
+  std::unique_ptr<wal::Wal> wal_;  // stopped after the loop: the store reports to it
   std::unique_ptr<ApplyLoop> loop_;
   std::unique_ptr<KvService> kv_;
   std::unique_ptr<WatchService> watch_;
   std::unique_ptr<LeaseService> lease_;
+  std::unique_ptr<MaintenanceService> maintenance_;
   std::unique_ptr<grpc::Server> grpc_;
 };
 
