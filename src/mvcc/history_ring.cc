@@ -21,13 +21,11 @@ void HistoryRing::Append(std::shared_ptr<const RevisionEvents> entry) {
   }
 }
 
-void HistoryRing::CoverFrom(int64_t revision) {
-  while (!entries_.empty() && entries_.front()->revision < revision) {
-    events_ -= entries_.front()->events.size();
-    bytes_ -= entries_.front()->bytes;
-    entries_.pop_front();
-  }
-  covered_from_ = std::max(covered_from_, revision);
+void HistoryRing::Reset(int64_t revision) {
+  entries_.clear();
+  events_ = 0;
+  bytes_ = 0;
+  covered_from_ = std::max<int64_t>(revision, 1);
 }
 
 size_t HistoryRing::LowerBound(int64_t revision) const {

@@ -40,8 +40,8 @@ class HistoryRing {
   // REQUIRES: revision > every revision appended before.
   void Append(std::shared_ptr<const RevisionEvents> entry);
 
-  // Recovery: drops the entries before `revision`, from which on the ring is complete.
-  void CoverFrom(int64_t revision);
+  // Recovery: empties the ring, which will describe every revision from `revision` on.
+  void Reset(int64_t revision);
 
   int64_t covered_from() const { return covered_from_; }
   size_t events() const { return events_; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 #include "base/etcd_errors.h"
 #include "base/logging.h"
@@ -355,7 +356,6 @@ void Store::RestoreKey(std::string_view key,
 
 void Store::ApplyLogged(int64_t revision,
                         google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* changes) {
-  WriteTxn txn(revision - 1);
   for (mvccpb::KeyValue& kv : *changes) {
     if (kv.version() == 0) {  // a delete of a key that is not there changes nothing
       auto found = entries_.find(kv.key());
@@ -365,19 +365,49 @@ void Store::ApplyLogged(int64_t revision,
     if (inserted) index_.Insert(it->first, &it->second);
     KeyVersion v = VersionFromLog(&kv);
     v.mod_revision = revision;
-    const KeyVersion* prev = inserted ? nullptr : it->second.At(txn.begin);
-    AddEvent(txn, v.IsTombstone() ? mvccpb::Event::DELETE : mvccpb::Event::PUT, it->first, &v,
-             prev);
     AppendVersion(it->first, it->second, std::move(v));
-    ++txn.changes;
   }
-  Commit(txn);
+  revision_ = std::max(revision_, revision);
 }
 
-size_t Store::FinishRestore(int64_t revision, int64_t compacted, int64_t history_from,
+void Store::RebuildHistory() {
+  // Every retained version after the compaction point is one event; visiting keys in order
+  // gives each revision's events in key order.
+  std::map<int64_t, std::shared_ptr<RevisionEvents>> revisions;
+  KeyRange all;
+  all.unbounded = true;
+  index_.Scan(
+      all,
+      [&](std::string_view key, KeyEntry& entry) {
+        const auto& versions = entry.versions;
+        for (size_t i = 0; i < versions.size(); ++i) {
+          const KeyVersion& v = versions[i];
+          if (v.mod_revision <= compacted_) continue;
+          auto& slot = revisions[v.mod_revision];
+          if (!slot) {
+            slot = std::make_shared<RevisionEvents>();
+            slot->revision = v.mod_revision;
+          }
+          WriteTxn txn(v.mod_revision - 1);
+          const KeyVersion* prev = i > 0 && !versions[i - 1].IsTombstone() &&
+                                           versions[i - 1].mod_revision < v.mod_revision
+                                       ? &versions[i - 1]
+                                       : nullptr;
+          AddEvent(txn, v.IsTombstone() ? mvccpb::Event::DELETE : mvccpb::Event::PUT, key, &v,
+                   prev);
+          slot->events.push_back(std::move(txn.events.front()));
+          slot->bytes += txn.event_bytes;
+        }
+        return KeyIndex::Next::kKey;
+      },
+      [](const KeyIndex::Block&) { return false; });
+  history_.Reset(compacted_ + 1);
+  for (auto& [rev, entry] : revisions) history_.Append(std::move(entry));
+}
+
+size_t Store::FinishRestore(int64_t revision, int64_t compacted,
                             const std::vector<int64_t>& leases) {
   revision_ = std::max({revision_, revision, compacted});
-  history_.CoverFrom(history_from);
   size_t orphans = 0;
   absl::flat_hash_set<int64_t> granted(leases.begin(), leases.end());
   for (auto it = leases_.begin(); it != leases_.end();) {
@@ -395,6 +425,7 @@ size_t Store::FinishRestore(int64_t revision, int64_t compacted, int64_t history
     while (!CompactSome(100000)) {
     }
   }
+  RebuildHistory();
   return orphans;
 }
 

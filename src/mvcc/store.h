@@ -84,15 +84,14 @@ class Store {
   // tombstone). No watch events.
   void RestoreKey(std::string_view key,
                   google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* versions);
-  // Applies a logged write transaction as it was recorded (absolute versions), with its watch
-  // events. REQUIRES: `revision` above every revision applied by ApplyLogged() before.
+  // Applies a logged write transaction as it was recorded (absolute versions). Transactions
+  // may come in any revision order as long as each key's versions come oldest first.
   void ApplyLogged(int64_t revision, google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* changes);
   // Ends recovery: sets the revision and the compaction point (releasing compacted versions),
-  // keeps only history-ring events from `history_from` on (earlier ones may be incomplete), and
-  // makes `leases` the set of leases. Keys attached to a lease not in `leases` keep its ID but
-  // are not attached to anything (as etcd does); returns how many such keys there were.
-  size_t FinishRestore(int64_t revision, int64_t compacted, int64_t history_from,
-                       const std::vector<int64_t>& leases);
+  // makes `leases` the set of leases, and rebuilds the watch history from the retained versions
+  // (events of one revision in key order). Keys attached to a lease not in `leases` keep its ID
+  // but are not attached to anything (as etcd does); returns how many such keys there were.
+  size_t FinishRestore(int64_t revision, int64_t compacted, const std::vector<int64_t>& leases);
 
   // The events of recent revisions, for watches.
   const HistoryRing& history() const { return history_; }
@@ -154,6 +153,8 @@ class Store {
                 const KeyVersion* current, const KeyVersion* prev);
   // Makes the txn's changes the new revision (if it changed anything) and records its events.
   void Commit(WriteTxn& txn);
+  // Recovery: refills the history ring with an event per retained version.
+  void RebuildHistory();
   // Appends `v` as the newest version of `key`, keeping the live count and lease index right.
   void AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v);
   // Appends a tombstone at the txn's revision to a live key.

@@ -16,6 +16,7 @@ namespace rametcd::wal {
 
 // Makes `dir`'s entries (creations, renames, deletions) durable.
 absl::Status SyncDir(const std::string& dir);
+// Cuts the file to `size` bytes and makes that durable.
 absl::Status TruncateFile(const std::string& path, uint64_t size);
 absl::Status RemoveFile(const std::string& path);
 absl::Status MakeDirs(const std::string& path);

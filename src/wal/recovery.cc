@@ -87,6 +87,17 @@ size_t CutIncompleteTxns(std::vector<StreamLoad>& loads) {
 absl::Status FixFiles(StreamLoad& load, RecoverySummary* summary) {
   StreamFiles& files = load.files;
   uint64_t last_end = load.read.last_log_end;
+  if (load.read.headerless_newest) {
+    const std::string path = files.LogPath(files.logs.back());
+    Log(LogLevel::kWarn,
+        "removing a log segment without a complete header (created just before "
+        "a crash)",
+        {{"file", path}});
+    RETURN_IF_ERROR(RemoveFile(path));
+    files.logs.pop_back();
+    ++summary->torn_tails;
+    last_end = files.logs.empty() ? 0 : ~uint64_t{0};  // an older segment is not continued
+  }
   if (load.read.torn_tail && !files.logs.empty()) {
     const std::string path = files.LogPath(files.logs.back());
     Log(LogLevel::kWarn, "cutting off a torn tail (an append interrupted by a crash)",
@@ -198,7 +209,7 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
     lease_ids.push_back(id);
     lessor->Restore(id, ttl, now);
   }
-  summary.orphan_lease_keys = store->FinishRestore(revision, compacted, covered + 1, lease_ids);
+  summary.orphan_lease_keys = store->FinishRestore(revision, compacted, lease_ids);
   if (summary.orphan_lease_keys > 0) {
     Log(LogLevel::kError, "keys refer to leases that were not recovered; they will not expire",
         {{"keys", std::to_string(summary.orphan_lease_keys)}});

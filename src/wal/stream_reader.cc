@@ -1,5 +1,7 @@
 #include "wal/stream_reader.h"
 
+#include <sys/stat.h>
+
 #include "absl/strings/str_cat.h"
 #include "base/absl_view.h"
 #include "base/status_macros.h"
@@ -14,6 +16,14 @@ constexpr std::string_view kRecoverHint =
 
 absl::Status Corrupt(const std::string& what) {
   return absl::DataLossError(absl::StrCat(what, AbslView(kRecoverHint)));
+}
+
+// Whether `path` is shorter than the file header a segment of `stream` starts with.
+bool HeaderIsIncomplete(const std::string& path, const std::string& stream) {
+  std::string header;
+  AppendFileHeader({FileKind::kLog, 0, stream}, &header);
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) < header.size();
 }
 
 }  // namespace
@@ -47,6 +57,10 @@ absl::StatusOr<StreamRead> ReadStream(const StreamFiles& files, bool skip_damage
     const std::string path = files.LogPath(files.logs[i]);
     const bool newest = i + 1 == files.logs.size();
     RecordPlace place{false, files.logs[i], 0};
+    if (newest && HeaderIsIncomplete(path, files.stream)) {
+      read.headerless_newest = true;
+      break;
+    }
     ASSIGN_OR_RETURN(
         FileScan scan, ScanFile(path, skip_damaged, [&](uint64_t offset, Record& r) {
           if (r.has_txn()) {

@@ -40,6 +40,9 @@ struct StreamRead {
   uint64_t last_log_end = 0;  // valid length of the newest log segment
   // A torn tail at the end of the newest log segment: cut at this offset.
   std::optional<Damage> torn_tail;
+  // The newest log segment ends inside its own file header (a crash right after creating it):
+  // it holds nothing and is to be removed.
+  bool headerless_newest = false;
   // Corruption that was skipped (only with skip_damaged), as DescribeDamage() lines.
   std::vector<std::string> skipped;
 };

@@ -179,10 +179,17 @@ absl::Status Wal::EnsureSegment(Stream& s) {
       (s.files.logs.empty() ? s.files.checkpoint.value_or(0) : s.files.logs.back()) + 1;
   ASSIGN_OR_RETURN(s.fd, OpenForWrite(s.files.LogPath(seq), true));
   s.files.logs.push_back(seq);
-  s.size = 0;
   std::string header;
   AppendFileHeader({FileKind::kLog, seq, s.name}, &header);
-  s.pending.insert(0, header);
+  // The header goes first, on its own: a crash right after leaves a file recovery can read.
+  // (A crash between create and this write leaves a headerless newest file, which recovery
+  // treats as a torn tail.)
+  if (::pwrite(s.fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) {
+    return absl::InternalError(
+        absl::StrCat("write ", s.files.LogPath(seq), ": ", std::strerror(errno)));
+  }
+  s.size = header.size();
+  s.log_bytes += header.size();
   // The new file's name must survive a power loss before anything in it is acknowledged.
   RETURN_IF_ERROR(SyncDir(s.files.dir));
   if (new_dir) RETURN_IF_ERROR(SyncDir(options_.dir));

@@ -129,6 +129,24 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartRametcd(
       /*in_memory=*/false);
 }
 
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartRametcdOn(
+    const std::string& data_dir, const std::vector<std::string>& extra_flags) {
+  return Launch(
+      [&](const std::string&, int port) {
+        std::string url = absl::StrCat("http://127.0.0.1:", port);
+        std::vector<std::string> argv = {RAMETCD_BINARY,
+                                         "--data-dir",
+                                         data_dir,
+                                         "--listen-client-urls",
+                                         url,
+                                         "--advertise-client-urls",
+                                         url};
+        argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+        return argv;
+      },
+      /*in_memory=*/false);
+}
+
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartEtcd() {
   if (RunCommand({"etcd", "--version"}).exit_code != 0) {
     return absl::FailedPreconditionError(
@@ -255,7 +273,18 @@ std::string ServerProcess::log() const {
 
 int ServerProcess::Terminate(int timeout_ms) {
   if (pid_ <= 0) return -1;
+  // Our own open connection would hold up a graceful shutdown for its grace period (callers'
+  // channels must be closed by them).
+  channel_.reset();
   ::kill(pid_, SIGTERM);
+  int status = WaitFor(pid_, timeout_ms);
+  if (status != -1) pid_ = -1;
+  return status;
+}
+
+int ServerProcess::Kill(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGKILL);
   int status = WaitFor(pid_, timeout_ms);
   if (status != -1) pid_ = -1;
   return status;

@@ -46,6 +46,11 @@ class ServerProcess {
   // The rametcd binary built with the tests, with `extra_flags` appended.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> StartRametcd(
       const std::vector<std::string>& extra_flags = {});
+  // Like StartRametcd, but on the caller's `data_dir`, which outlives the process: a test can
+  // stop (or Kill) a server and start another on the same data. Only the log goes to the
+  // process's own temporary dir.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> StartRametcdOn(
+      const std::string& data_dir, const std::vector<std::string>& extra_flags = {});
   // The reference etcd from Debian's etcd-server package (data dir on tmpfs).
   static absl::StatusOr<std::unique_ptr<ServerProcess>> StartEtcd();
 
@@ -63,7 +68,10 @@ class ServerProcess {
   std::unique_ptr<etcdserverpb::KV::Stub> NewKvStub() const;
 
   // Sends SIGTERM and waits up to `timeout_ms`; returns the exit status (as from waitpid) or -1.
+  // Drops channel() first: an open connection holds up the server's graceful shutdown.
   int Terminate(int timeout_ms = 10000);
+  // Sends SIGKILL (a crash: nothing is flushed) and waits; returns the exit status or -1.
+  int Kill(int timeout_ms = 10000);
 
  private:
   ServerProcess() = default;

@@ -1,0 +1,712 @@
+// The subcommands of `rametcd-recover`: verify, dump, repair and compact (see commands.h).
+//
+// All of them read the data dir through the WAL library (layout.h, file_scan.h, checkpoint.h),
+// so they see the files exactly as the server's recovery does. verify and repair share one
+// analysis (AnalyzeStream) of what is wrong with each file; repair cuts each damaged log segment
+// at its first problem after copying it to a backup directory.
+#include "tools/recover/commands.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string_view>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/absl_view.h"
+#include "base/status_macros.h"
+#include "google/protobuf/util/json_util.h"
+#include "mvcc/resource_prefix.h"
+#include "rametcd/wal/record.pb.h"
+#include "wal/checkpoint.h"
+#include "wal/file_scan.h"
+#include "wal/file_util.h"
+#include "wal/frame.h"
+#include "wal/layout.h"
+#include "wal/stream_reader.h"
+
+namespace rametcd::recover {
+namespace {
+
+namespace fs = std::filesystem;
+using wal::Damage;
+using wal::FileKind;
+using wal::FileScan;
+using wal::Record;
+using wal::StreamFiles;
+
+void PrintError(std::ostream& err, absl::string_view message) {
+  err << "rametcd-recover: " << message << "\n";
+}
+
+// Fails unless `data_dir` is a readable directory.
+absl::Status CheckDataDir(const std::string& data_dir) {
+  struct stat st;
+  if (::stat(data_dir.c_str(), &st) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read data dir ", data_dir, ": ", std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(data_dir, " is not a directory"));
+  }
+  if (::access(data_dir.c_str(), R_OK | X_OK) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot read data dir ", data_dir, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// Lists the streams of `data_dir`, with an exit code for the failure.
+absl::StatusOr<std::vector<StreamFiles>> ListDataDir(const std::string& data_dir, int* exit_code) {
+  *exit_code = kExitUnreadable;
+  RETURN_IF_ERROR(CheckDataDir(data_dir));
+  auto streams = wal::ListStreams(wal::WalDir(data_dir));
+  if (!streams.ok() && absl::IsFailedPrecondition(streams.status())) {
+    *exit_code = kExitCorrupt;  // a file that is not rametcd's: the server would refuse it too
+  }
+  return streams;
+}
+
+// Takes the server's exclusive lock on the data dir (see src/server/data_dir.cc); the returned
+// descriptor holds it until closed.
+absl::StatusOr<int> LockDataDir(const std::string& data_dir) {
+  const std::string lock_path = data_dir + "/rametcd.lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open ", lock_path, ": ", std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data dir ", data_dir, " is in use by a running server (", lock_path,
+                       " is locked); stop the server first"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(error)));
+  }
+  return fd;
+}
+
+// Makes `path`'s contents durable.
+absl::Status SyncFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  const bool ok = ::fsync(fd) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!ok) return absl::InternalError(absl::StrCat("fsync ", path, ": ", std::strerror(error)));
+  return absl::OkStatus();
+}
+
+uint64_t FileSize(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+// The path of a stream file relative to the wal dir: "<stream-dir>/<file>".
+std::string ShortPath(const StreamFiles& files, uint64_t seq, bool checkpoint) {
+  return absl::StrCat(fs::path(files.dir).filename().string(), "/",
+                      wal::SegmentFileName(seq, checkpoint));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analysis shared by verify and repair.
+
+// One thing wrong with a file.
+struct Problem {
+  uint64_t offset = 0;
+  bool torn = false;        // a torn tail at the end of the stream's newest log
+  bool cuttable = true;     // truncating the file at `offset` (0: removing it) removes it
+  std::string description;  // one line naming the file and offset
+};
+
+// magic, version, kind, seq and name length; then the name and the header's crc.
+constexpr uint64_t kFixedHeaderBytes = 8 + 4 + 4 + 8 + 4;
+
+struct FileReport {
+  std::string path;
+  bool checkpoint = false;
+  uint64_t seq = 0;
+  uint64_t size = 0;
+  uint64_t records = 0;
+  std::vector<Problem> problems;  // in file order
+};
+
+struct StreamReport {
+  std::vector<FileReport> files;  // the checkpoint first, then the logs
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+};
+
+std::string HeaderProblem(const FileScan& scan, const StreamFiles& files, uint64_t seq,
+                          bool checkpoint) {
+  const FileKind kind = checkpoint ? FileKind::kCheckpoint : FileKind::kLog;
+  if (scan.header.kind != kind) {
+    return absl::StrCat("header says it is a ",
+                        scan.header.kind == FileKind::kLog ? "log" : "checkpoint", " file");
+  }
+  if (scan.header.stream != files.stream) {
+    return absl::StrCat("header names stream \"", absl::CHexEscape(scan.header.stream),
+                        "\", not \"", absl::CHexEscape(files.stream), "\"");
+  }
+  if (scan.header.seq != seq) {
+    return absl::StrCat("header has sequence number ", scan.header.seq, ", not ", seq);
+  }
+  return "";
+}
+
+// Scans every live file of a stream, skipping damage to find all of it.
+absl::StatusOr<StreamReport> AnalyzeStream(const StreamFiles& files) {
+  StreamReport report;
+  int64_t last_revision = 0;
+  if (files.checkpoint) {
+    FileReport file{files.CheckpointPath(), true, *files.checkpoint};
+    file.size = FileSize(file.path);
+    std::optional<wal::CheckpointEnd> end;
+    auto scan = wal::ScanFile(file.path, /*skip_damaged=*/true, [&](uint64_t offset, Record& r) {
+      if (end) {
+        file.problems.push_back({offset, false, false,
+                                 absl::StrCat(file.path, ": record at offset ", offset,
+                                              " after the checkpoint's end record")});
+      } else if (r.has_checkpoint_end()) {
+        end = r.checkpoint_end();
+      }
+      return absl::OkStatus();
+    });
+    if (!scan.ok()) {
+      if (!absl::IsDataLoss(scan.status())) return scan.status();
+      file.problems.push_back({0, false, false, std::string(scan.status().message())});
+    } else {
+      file.records = scan->records;
+      if (std::string p = HeaderProblem(*scan, files, file.seq, true); !p.empty()) {
+        file.problems.push_back({0, false, false, absl::StrCat(file.path, ": ", p)});
+      }
+      for (const Damage& d : scan->damage) {
+        file.problems.push_back(
+            {d.offset, false, false,
+             absl::StrCat(wal::DescribeDamage(file.path, d),
+                          d.torn ? " in a checkpoint, which must be whole" : "")});
+      }
+      if (!end) {
+        file.problems.push_back({scan->valid_end, false, false,
+                                 absl::StrCat(file.path, ": checkpoint has no end record")});
+      } else {
+        last_revision = end->covered_revision();
+        if (scan->damage.empty() && end->records() + 1 != static_cast<int64_t>(scan->records)) {
+          file.problems.push_back(
+              {0, false, false,
+               absl::StrCat(file.path, ": checkpoint end record counts ", end->records(),
+                            " records, the file holds ", scan->records - 1)});
+        }
+      }
+    }
+    report.records += file.records;
+    report.bytes += file.size;
+    report.files.push_back(std::move(file));
+  }
+  for (size_t i = 0; i < files.logs.size(); ++i) {
+    const bool newest = i + 1 == files.logs.size();
+    FileReport file{files.LogPath(files.logs[i]), false, files.logs[i]};
+    file.size = FileSize(file.path);
+    std::vector<Problem> order_problems;
+    auto scan = wal::ScanFile(file.path, /*skip_damaged=*/true, [&](uint64_t offset, Record& r) {
+      if (!r.has_txn()) return absl::OkStatus();
+      if (r.txn().revision() <= last_revision) {
+        order_problems.push_back(
+            {offset, false, true,
+             absl::StrCat(file.path, ": revision ", r.txn().revision(), " at offset ", offset,
+                          " does not follow revision ", last_revision)});
+      } else {
+        last_revision = r.txn().revision();
+      }
+      return absl::OkStatus();
+    });
+    if (!scan.ok()) {
+      if (!absl::IsDataLoss(scan.status())) return scan.status();
+      // The newest segment, shorter than its own header: a crash between creating the file and
+      // writing to it. It holds no records, so repair may remove it.
+      const bool unwritten = newest && file.size < kFixedHeaderBytes + files.stream.size() + 4;
+      file.problems.push_back(
+          {0, false, unwritten,
+           absl::StrCat(scan.status().message(),
+                        unwritten ? " (an unwritten new segment: holds no records)" : "")});
+    } else {
+      file.records = scan->records;
+      if (std::string p = HeaderProblem(*scan, files, file.seq, false); !p.empty()) {
+        file.problems.push_back({0, false, false, absl::StrCat(file.path, ": ", p)});
+      }
+      for (const Damage& d : scan->damage) {
+        file.problems.push_back(
+            {d.offset, d.torn && newest, true, wal::DescribeDamage(file.path, d)});
+      }
+      for (Problem& p : order_problems) file.problems.push_back(std::move(p));
+      std::stable_sort(file.problems.begin(), file.problems.end(),
+                       [](const Problem& a, const Problem& b) { return a.offset < b.offset; });
+    }
+    report.records += file.records;
+    report.bytes += file.size;
+    report.files.push_back(std::move(file));
+  }
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// dump
+
+// `text` as the contents of a JSON string: valid UTF-8 passes, other bytes become \u00XX.
+std::string JsonString(std::string_view text) {
+  auto valid_utf8 = [](std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+      const unsigned char c = s[i];
+      const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+      if (n == 0 || i + n > s.size()) return false;
+      for (int k = 1; k < n; ++k) {
+        if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+      }
+      i += n;
+    }
+    return true;
+  };
+  const bool utf8 = valid_utf8(text);
+  std::string out = "\"";
+  for (char ch : text) {
+    const unsigned char c = ch;
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+      absl::StrAppendFormat(&out, "\\u%04x", c);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+bool HasPrefix(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// Whether `stream` can hold keys that start with `prefix`.
+bool StreamMayHold(std::string_view stream, std::string_view prefix) {
+  if (stream == wal::kMetaStream) return false;
+  if (stream == wal::kOtherStream) return mvcc::ResourcePrefixOf(prefix).empty();
+  return HasPrefix(stream, prefix) || HasPrefix(prefix, stream);
+}
+
+// Drops the changes of keys outside `prefix`; false if nothing of the record is left.
+bool FilterRecord(std::string_view prefix, Record* r) {
+  if (prefix.empty()) return true;
+  google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* kvs = nullptr;
+  if (r->has_txn()) {
+    kvs = r->mutable_txn()->mutable_changes();
+  } else if (r->has_key_history()) {
+    kvs = r->mutable_key_history()->mutable_versions();
+  } else {
+    return false;
+  }
+  kvs->erase(
+      std::remove_if(kvs->begin(), kvs->end(),
+                     [&](const mvccpb::KeyValue& kv) { return !HasPrefix(kv.key(), prefix); }),
+      kvs->end());
+  return !kvs->empty();
+}
+
+std::string DescribeKeyValue(const mvccpb::KeyValue& kv) {
+  if (kv.version() == 0) {
+    return absl::StrCat("delete key=\"", absl::CHexEscape(kv.key()),
+                        "\" mod_revision=", kv.mod_revision());
+  }
+  return absl::StrCat(
+      "put key=\"", absl::CHexEscape(kv.key()), "\" create_revision=", kv.create_revision(),
+      " mod_revision=", kv.mod_revision(), " version=", kv.version(),
+      " lease=", absl::Hex(kv.lease()), " value=\"", absl::CHexEscape(kv.value()), "\"");
+}
+
+void PrintRecordText(const std::string& where, const Record& r, std::ostream& out) {
+  out << where << " ";
+  switch (r.body_case()) {
+    case Record::kTxn:
+      out << "txn revision=" << r.txn().revision();
+      if (!r.txn().streams().empty()) {
+        std::vector<std::string> streams;
+        for (const std::string& s : r.txn().streams()) {
+          streams.push_back(absl::StrCat("\"", absl::CHexEscape(s), "\""));
+        }
+        out << " streams=[" << absl::StrJoin(streams, ",") << "]";
+      }
+      out << " changes=" << r.txn().changes_size() << "\n";
+      for (const mvccpb::KeyValue& kv : r.txn().changes()) {
+        out << "    " << DescribeKeyValue(kv) << "\n";
+      }
+      return;
+    case Record::kKeyHistory:
+      out << "key-history versions=" << r.key_history().versions_size() << "\n";
+      for (const mvccpb::KeyValue& kv : r.key_history().versions()) {
+        out << "    " << DescribeKeyValue(kv) << "\n";
+      }
+      return;
+    case Record::kLeaseGrant:
+      out << "lease-grant id=" << absl::StrCat(absl::Hex(r.lease_grant().id()))
+          << " ttl=" << r.lease_grant().ttl() << "\n";
+      return;
+    case Record::kLeaseRevoke:
+      out << "lease-revoke id=" << absl::StrCat(absl::Hex(r.lease_revoke().id())) << "\n";
+      return;
+    case Record::kCompaction:
+      out << "compaction revision=" << r.compaction().revision() << "\n";
+      return;
+    case Record::kRevisionMark:
+      out << "revision-mark revision=" << r.revision_mark().revision() << "\n";
+      return;
+    case Record::kCheckpointEnd:
+      out << "checkpoint-end covered_revision=" << r.checkpoint_end().covered_revision()
+          << " compacted_revision=" << r.checkpoint_end().compacted_revision()
+          << " records=" << r.checkpoint_end().records() << "\n";
+      return;
+    case Record::BODY_NOT_SET:
+      out << "empty\n";
+      return;
+  }
+}
+
+absl::StatusOr<std::string> RecordJson(const std::string& stream, const std::string& file,
+                                       uint64_t offset, const Record& r) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string body;
+  if (!google::protobuf::util::MessageToJsonString(r, &body, options).ok() || body.size() < 2 ||
+      body.front() != '{') {
+    return absl::InternalError(
+        absl::StrCat(file, ": record at offset ", offset, " cannot be written as JSON"));
+  }
+  std::string line = absl::StrCat("{\"stream\":", JsonString(stream),
+                                  ",\"file\":", JsonString(file), ",\"offset\":", offset);
+  if (body != "{}")
+    absl::StrAppend(&line, ",", absl::string_view(body).substr(1));
+  else
+    line.push_back('}');
+  return line;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+int Verify(const std::string& data_dir, std::ostream& out, std::ostream& err) {
+  int fail_code = kExitUnreadable;
+  auto streams = ListDataDir(data_dir, &fail_code);
+  if (!streams.ok()) {
+    PrintError(err, streams.status().message());
+    return fail_code;
+  }
+  size_t torn = 0, corrupt = 0, garbage = 0;
+  uint64_t total_records = 0, total_bytes = 0;
+  for (const StreamFiles& files : *streams) {
+    auto report = AnalyzeStream(files);
+    if (!report.ok()) {
+      PrintError(err, report.status().message());
+      return kExitUnreadable;
+    }
+    out << "stream " << absl::CHexEscape(files.stream) << " ("
+        << fs::path(files.dir).filename().string() << "): " << report->files.size() << " files, "
+        << report->records << " records, " << report->bytes << " bytes\n";
+    for (const FileReport& file : report->files) {
+      for (const Problem& p : file.problems) {
+        out << "  " << (p.torn ? "torn: " : "CORRUPT: ") << p.description << "\n";
+        ++(p.torn ? torn : corrupt);
+      }
+    }
+    for (const std::string& g : files.garbage) {
+      out << "  note: " << g << " is garbage (superseded or temporary); the server deletes it\n";
+      ++garbage;
+    }
+    total_records += report->records;
+    total_bytes += report->bytes;
+  }
+  out << streams->size() << " streams, " << total_records << " records, " << total_bytes
+      << " bytes: ";
+  if (corrupt > 0) {
+    out << corrupt << " corrupt regions, " << torn
+        << " torn tails; run `rametcd-recover repair` (with the server stopped)\n";
+    return kExitCorrupt;
+  }
+  if (torn > 0) {
+    out << torn << " torn tails at the end of the newest logs (the server cuts them off on "
+        << "start)\n";
+    return kExitTorn;
+  }
+  out << "clean\n";
+  return kExitOk;
+}
+
+int Dump(const std::string& data_dir, const DumpOptions& options, std::ostream& out,
+         std::ostream& err) {
+  int fail_code = kExitUnreadable;
+  auto streams = ListDataDir(data_dir, &fail_code);
+  if (!streams.ok()) {
+    PrintError(err, streams.status().message());
+    return fail_code;
+  }
+  bool damaged = false;
+  for (const StreamFiles& files : *streams) {
+    if (!options.prefix.empty() && !StreamMayHold(files.stream, options.prefix)) continue;
+    std::vector<std::pair<uint64_t, bool>> order;  // (seq, checkpoint)
+    if (files.checkpoint) order.emplace_back(*files.checkpoint, true);
+    for (uint64_t seq : files.logs) order.emplace_back(seq, false);
+    if (!options.json) out << "# stream " << absl::CHexEscape(files.stream) << "\n";
+    for (const auto& [seq, checkpoint] : order) {
+      const std::string path = checkpoint ? files.CheckpointPath() : files.LogPath(seq);
+      const std::string name = ShortPath(files, seq, checkpoint);
+      absl::Status write_status;
+      auto scan = wal::ScanFile(path, /*skip_damaged=*/true, [&](uint64_t offset, Record& r) {
+        if (!FilterRecord(options.prefix, &r)) return absl::OkStatus();
+        if (options.json) {
+          ASSIGN_OR_RETURN(std::string line, RecordJson(files.stream, name, offset, r));
+          out << line << "\n";
+        } else {
+          PrintRecordText(absl::StrCat(name, "@", offset), r, out);
+        }
+        return absl::OkStatus();
+      });
+      if (!scan.ok()) {
+        PrintError(err, scan.status().message());
+        if (!absl::IsDataLoss(scan.status())) return kExitUnreadable;
+        damaged = true;
+        continue;
+      }
+      for (const Damage& d : scan->damage) {
+        PrintError(err, wal::DescribeDamage(path, d));
+        damaged = true;
+      }
+    }
+  }
+  if (damaged) PrintError(err, "damage skipped; see `rametcd-recover verify`");
+  return kExitOk;
+}
+
+int Repair(const std::string& data_dir, const std::string& backup_dir_flag, std::ostream& out,
+           std::ostream& err) {
+  if (absl::Status s = CheckDataDir(data_dir); !s.ok()) {
+    PrintError(err, s.message());
+    return kExitUnreadable;
+  }
+  auto lock = LockDataDir(data_dir);
+  if (!lock.ok()) {
+    PrintError(err, lock.status().message());
+    return kExitUnreadable;
+  }
+  absl::Cleanup unlock = [fd = *lock] { ::close(fd); };
+  int fail_code = kExitUnreadable;
+  auto streams = ListDataDir(data_dir, &fail_code);
+  if (!streams.ok()) {
+    PrintError(err, streams.status().message());
+    return fail_code;
+  }
+  const std::string backup_dir =
+      backup_dir_flag.empty()
+          ? absl::StrCat(data_dir, "/wal-backup-", static_cast<int64_t>(std::time(nullptr)))
+          : backup_dir_flag;
+  size_t repaired = 0, unrepairable = 0;
+  for (const StreamFiles& files : *streams) {
+    auto report = AnalyzeStream(files);
+    if (!report.ok()) {
+      PrintError(err, report.status().message());
+      return kExitUnreadable;
+    }
+    for (const FileReport& file : report->files) {
+      if (file.problems.empty()) continue;
+      const bool cuttable = std::all_of(file.problems.begin(), file.problems.end(),
+                                        [](const Problem& p) { return p.cuttable; });
+      if (file.checkpoint || !cuttable) {
+        for (const Problem& p : file.problems) out << "cannot repair: " << p.description << "\n";
+        out << "  left " << file.path << " as it is"
+            << (file.checkpoint ? " (a damaged checkpoint cannot be cut)" : "") << "\n";
+        ++unrepairable;
+        continue;
+      }
+      const uint64_t cut = file.problems.front().offset;
+      const std::string stream_dir = fs::path(files.dir).filename().string();
+      const std::string backup =
+          absl::StrCat(backup_dir, "/", stream_dir, "/", fs::path(file.path).filename().string());
+      std::error_code ec;
+      fs::create_directories(absl::StrCat(backup_dir, "/", stream_dir), ec);
+      if (!ec) fs::copy_file(file.path, backup, fs::copy_options::overwrite_existing, ec);
+      absl::Status synced = ec ? absl::OkStatus() : SyncFile(backup);
+      if (synced.ok() && !ec) synced = wal::SyncDir(fs::path(backup).parent_path().string());
+      if (ec || !synced.ok()) {
+        PrintError(err, absl::StrCat("cannot back up ", file.path, " to ", backup, ": ",
+                                     ec ? ec.message() : std::string(synced.message()),
+                                     "; nothing changed"));
+        return kExitUnreadable;
+      }
+      absl::Status s = cut == 0 ? wal::RemoveFile(file.path) : wal::TruncateFile(file.path, cut);
+      if (s.ok()) s = cut == 0 ? wal::SyncDir(files.dir) : SyncFile(file.path);
+      if (!s.ok()) {
+        PrintError(err, s.message());
+        return kExitUnreadable;
+      }
+      out << "repaired " << file.path << ": "
+          << (cut == 0 ? "removed" : absl::StrCat("cut at offset ", cut)) << " (" << file.size - cut
+          << " bytes removed; " << file.problems.size()
+          << " problems, first: " << file.problems.front().description << "); backup in " << backup
+          << "\n";
+      ++repaired;
+    }
+  }
+  if (repaired == 0 && unrepairable == 0) out << "nothing to repair\n";
+  if (unrepairable > 0) {
+    out << unrepairable << " files could not be repaired\n";
+    return kExitCorrupt;
+  }
+  return kExitOk;
+}
+
+int Compact(const std::string& data_dir, std::optional<int64_t> revision, std::ostream& out,
+            std::ostream& err) {
+  if (absl::Status s = CheckDataDir(data_dir); !s.ok()) {
+    PrintError(err, s.message());
+    return kExitUnreadable;
+  }
+  auto lock = LockDataDir(data_dir);
+  if (!lock.ok()) {
+    PrintError(err, lock.status().message());
+    return kExitUnreadable;
+  }
+  absl::Cleanup unlock = [fd = *lock] { ::close(fd); };
+  int fail_code = kExitUnreadable;
+  auto listed = ListDataDir(data_dir, &fail_code);
+  if (!listed.ok()) {
+    PrintError(err, listed.status().message());
+    return fail_code;
+  }
+  std::vector<StreamFiles> streams = *std::move(listed);
+  auto fail = [&](const absl::Status& s) {
+    PrintError(err, s.message());
+    if (absl::IsDataLoss(s)) {
+      PrintError(err, "nothing was changed; run `rametcd-recover repair` first");
+      return kExitCorrupt;
+    }
+    return kExitUnreadable;
+  };
+
+  // First pass: the store's revision, and whether every multi-stream transaction is whole. A
+  // crash between the appends of a transaction's parts leaves one without the others; the server
+  // drops such a transaction on start, but a checkpoint would make its part permanent.
+  int64_t store_revision = 0;
+  absl::flat_hash_map<std::string, int64_t> covered;  // stream -> checkpoint coverage
+  absl::flat_hash_map<std::string, absl::flat_hash_set<int64_t>> parts;
+  struct MultiTxn {
+    std::string stream;
+    int64_t revision;
+    std::vector<std::string> streams;
+  };
+  std::vector<MultiTxn> multi;
+  for (const StreamFiles& files : streams) {
+    auto read = wal::ReadStream(
+        files, /*skip_damaged=*/false, [&](const wal::RecordPlace& place, Record& r) {
+          if (r.has_txn()) {
+            store_revision = std::max(store_revision, r.txn().revision());
+            if (!place.checkpoint && !r.txn().streams().empty()) {
+              parts[files.stream].insert(r.txn().revision());
+              multi.push_back({files.stream,
+                               r.txn().revision(),
+                               {r.txn().streams().begin(), r.txn().streams().end()}});
+            }
+          } else if (r.has_revision_mark()) {
+            store_revision = std::max(store_revision, r.revision_mark().revision());
+          }
+          return absl::OkStatus();
+        });
+    if (!read.ok()) return fail(read.status());
+    store_revision = std::max(store_revision, read->checkpoint_covered);
+    covered[files.stream] = read->checkpoint_covered;
+  }
+  for (const MultiTxn& txn : multi) {
+    for (const std::string& other : txn.streams) {
+      if (parts[other].contains(txn.revision) || covered[other] >= txn.revision) continue;
+      PrintError(err, absl::StrCat("the transaction at revision ", txn.revision, " in stream ",
+                                   absl::CHexEscape(txn.stream), " misses its part in stream ",
+                                   absl::CHexEscape(other),
+                                   " (a crash between appends); start and stop the server once "
+                                   "so that it drops the transaction, then compact; nothing "
+                                   "was changed"));
+      return kExitCorrupt;
+    }
+  }
+  if (revision && *revision > store_revision) {
+    PrintError(err, absl::StrCat("--revision ", *revision, " is above the store's revision ",
+                                 store_revision));
+    return kExitUsage;
+  }
+
+  // The meta stream first: it holds the compaction point.
+  std::stable_partition(streams.begin(), streams.end(),
+                        [](const StreamFiles& f) { return f.stream == wal::kMetaStream; });
+  if ((streams.empty() || streams.front().stream != wal::kMetaStream) && revision) {
+    // No meta stream yet: one is needed to record the compaction.
+    StreamFiles meta;
+    meta.stream = std::string(wal::kMetaStream);
+    meta.dir = absl::StrCat(wal::WalDir(data_dir), "/", wal::StreamDirName(meta.stream));
+    if (absl::Status s = wal::MakeDirs(meta.dir); !s.ok()) return fail(s);
+    streams.insert(streams.begin(), std::move(meta));
+  }
+  int64_t compacted = revision.value_or(-1);
+  uint64_t total_before = 0, total_after = 0;
+  for (const StreamFiles& files : streams) {
+    uint64_t before = 0;
+    std::vector<std::string> paths = files.garbage;
+    if (files.checkpoint) paths.push_back(files.CheckpointPath());
+    for (uint64_t log : files.logs) paths.push_back(files.LogPath(log));
+    for (const std::string& path : paths) before += FileSize(path);
+    const size_t file_count = paths.size();
+    const bool meta = files.stream == wal::kMetaStream;
+    const uint64_t seq = files.logs.empty() ? files.checkpoint.value_or(0) : files.logs.back();
+    auto state = wal::ReplayStream(files, seq, /*skip_damaged=*/false);
+    if (!state.ok()) return fail(state.status());
+    if (meta) {
+      state->revision = std::max(state->revision, store_revision);
+      compacted = std::max(compacted, state->compacted);
+    }
+    CompactState(compacted, &*state);
+    auto after = wal::WriteCheckpoint(files, seq, *state);
+    if (!after.ok()) return fail(after.status());
+    for (const std::string& g : files.garbage) {
+      if (absl::Status s = wal::RemoveFile(g); !s.ok()) return fail(s);
+    }
+    out << "stream " << absl::CHexEscape(files.stream) << ": " << before << " bytes in "
+        << file_count << " files -> " << *after << " bytes in " << wal::SegmentFileName(seq, true)
+        << " (" << state->keys.size() << " keys";
+    if (meta) out << ", " << state->leases.size() << " leases";
+    out << ")\n";
+    total_before += before;
+    total_after += *after;
+  }
+  out << "compacted at revision " << compacted << " (store revision " << store_revision
+      << "): " << total_before << " bytes -> " << total_after << " bytes\n";
+  return kExitOk;
+}
+
+}  // namespace rametcd::recover
