@@ -280,14 +280,11 @@ absl::Status Store::PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req,
   } else {
     next.create_revision = next.mod_revision;
     next.version = 1;
-    index_.AddLive(key, 1);
   }
   next.lease = req->ignore_lease() ? prev->lease : req->lease();
   next.value = req->ignore_value() ? prev->value : std::move(*req->mutable_value());
-  Reattach(key, prev != nullptr ? prev->lease : 0, next.lease);
   AddEvent(txn, mvccpb::Event::PUT, key, &next, entry.At(txn.begin));
-  entry.versions.push_back(std::move(next));
-  ++retained_versions_;
+  AppendVersion(key, entry, std::move(next));
   ++txn.changes;
   resp->mutable_header()->set_revision(txn.WriteRevision());
   return absl::OkStatus();
@@ -493,13 +490,10 @@ void Store::DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
 
 void Store::Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry) {
   RecordUndo(txn, key, &entry, /*created=*/false, /*was_live=*/true);
-  Reattach(key, entry.Live()->lease, 0);
   KeyVersion tombstone;
   tombstone.mod_revision = txn.WriteRevision();
   AddEvent(txn, mvccpb::Event::DELETE, key, &tombstone, entry.At(txn.begin));
-  entry.versions.push_back(std::move(tombstone));
-  index_.AddLive(key, -1);
-  ++retained_versions_;
+  AppendVersion(key, entry, std::move(tombstone));
   ++txn.changes;
 }
 

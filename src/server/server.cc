@@ -59,7 +59,7 @@ Server::Server(const Options& options) : options_(options) {}
 Server::~Server() { Stop(); }
 
 absl::Status Server::Start() {
-  ASSIGN_OR_RETURN(data_dir_, DataDir::Open(options_.data_dir));
+  ASSIGN_OR_RETURN(data_dir_, wal::DataDir::Open(options_.data_dir));
   MemberIdentity identity = MemberIdentity::Derive(options_.name, options_.advertise_client_urls);
   ApplyLoop::Options loop_options;
   loop_options.max_pending = static_cast<size_t>(options_.max_pending_requests);

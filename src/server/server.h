@@ -14,12 +14,12 @@
 #include "absl/status/status.h"
 #include "grpcpp/server.h"
 #include "server/apply_loop.h"
-#include "server/data_dir.h"
 #include "server/kv_service.h"
 #include "server/lease_service.h"
 #include "server/maintenance_service.h"
 #include "server/options.h"
 #include "server/watch_service.h"
+#include "wal/data_dir.h"
 #include "wal/wal.h"
 
 namespace rametcd::server {
@@ -41,7 +41,7 @@ class Server {
   absl::Status StartDurability(uint64_t member_id);
 
   const Options options_;
-  std::unique_ptr<DataDir> data_dir_;
+  std::unique_ptr<wal::DataDir> data_dir_;
   std::unique_ptr<wal::Wal> wal_;  // stopped after the loop: the store reports to it
   std::unique_ptr<ApplyLoop> loop_;
   std::unique_ptr<KvService> kv_;

@@ -1,4 +1,4 @@
-#include "server/data_dir.h"
+#include "wal/data_dir.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace rametcd::server {
+namespace rametcd::wal {
 
 absl::StatusOr<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path) {
   std::error_code ec;
@@ -41,4 +41,4 @@ absl::StatusOr<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path) 
 
 DataDir::~DataDir() { ::close(lock_fd_); }
 
-}  // namespace rametcd::server
+}  // namespace rametcd::wal

@@ -1,16 +1,17 @@
 // DataDir: the member's data directory, created if missing and locked for the life of the
-// process so that two servers never share one (etcd locks its WAL the same way).
+// process so that two servers never share one (etcd locks its WAL the same way); the offline
+// commands of rametcd-recover take the same lock before they change files.
 //
 // Thread safety: immutable after Open().
-#ifndef RAMETCD_SERVER_DATA_DIR_H_
-#define RAMETCD_SERVER_DATA_DIR_H_
+#ifndef RAMETCD_WAL_DATA_DIR_H_
+#define RAMETCD_WAL_DATA_DIR_H_
 
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 
-namespace rametcd::server {
+namespace rametcd::wal {
 
 class DataDir {
  public:
@@ -29,6 +30,6 @@ class DataDir {
   const int lock_fd_;  // holds the flock; closed on destruction
 };
 
-}  // namespace rametcd::server
+}  // namespace rametcd::wal
 
-#endif  // RAMETCD_SERVER_DATA_DIR_H_
+#endif  // RAMETCD_WAL_DATA_DIR_H_

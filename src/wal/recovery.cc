@@ -180,29 +180,15 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
   }
   summary.dropped_txns = CutIncompleteTxns(loads);
 
-  // Apply the logged transactions in revision order, the parts of one revision together.
-  std::vector<std::pair<int64_t, LoggedTxn*>> order;
+  // Every key lives in one stream, whose log is in revision order: applying stream after stream
+  // gives each key its versions oldest first, which is all ApplyLogged() needs.
+  int64_t revision = std::max({mark, covered, compacted, int64_t{1}});
   for (StreamLoad& load : loads) {
     for (LoggedTxn& t : load.txns) {
       if (load.cut && !(Place{t.seq, t.offset} < *load.cut)) break;
-      order.push_back({t.txn.revision(), &t});
+      store->ApplyLogged(t.txn.revision(), t.txn.mutable_changes());
+      revision = std::max(revision, t.txn.revision());
     }
-  }
-  std::stable_sort(order.begin(), order.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  int64_t revision = std::max({mark, covered, compacted, int64_t{1}});
-  for (size_t i = 0; i < order.size();) {
-    const int64_t rev = order[i].first;
-    auto* changes = order[i].second->txn.mutable_changes();
-    size_t j = i + 1;
-    for (; j < order.size() && order[j].first == rev; ++j) {
-      for (mvccpb::KeyValue& kv : *order[j].second->txn.mutable_changes()) {
-        *changes->Add() = std::move(kv);
-      }
-    }
-    store->ApplyLogged(rev, changes);
-    revision = std::max(revision, rev);
-    i = j;
   }
   std::vector<int64_t> lease_ids;
   for (const auto& [id, ttl] : leases) {

@@ -1,8 +1,9 @@
 // Recovery: rebuilds the store and the leases from the data dir at startup.
 //
-// Every stream is read (stream_reader.h); checkpoints are installed key by key, then the logged
-// transactions of all streams are applied in revision order, so versions, create revisions,
-// leases and the current revision come back exactly. A transaction that wrote several streams is
+// Every stream is read (stream_reader.h); checkpoints are installed key by key, then each stream's
+// logged transactions in its order (a key lives in one stream, so its versions come oldest
+// first), so versions, create revisions, leases and the current revision come back exactly; the
+// watch history is rebuilt from the retained versions. A transaction that wrote several streams is
 // applied only if every part is found (or lies inside that stream's checkpoint); if a part is
 // missing (a crash between two files' appends), the transaction and everything after it in the
 // streams holding its other parts are dropped and cut off the files: it was never acknowledged

@@ -257,33 +257,36 @@ void Wal::Encode(std::vector<Item>& batch, uint64_t* ticket, size_t* bytes) {
 }
 
 absl::Status Wal::WriteOut(bool sync_all) {
-  std::vector<Stream*> dirty;
+  // Each stream with something to do: its pending bytes, and whether it still owes a fdatasync.
+  struct Work {
+    Stream* stream;
+    bool sync;
+  };
+  std::vector<Work> work;
   for (auto& [name, s] : streams_) {
-    if (!s->pending.empty() || (sync_all && s->fd >= 0)) dirty.push_back(s.get());
-  }
-  for (Stream* s : dirty) {
-    if (!s->pending.empty()) RETURN_IF_ERROR(EnsureSegment(*s));
+    const bool has_data = !s->pending.empty();
+    const bool sync = has_data ? sync_all || s->mode == Mode::kFsync : sync_all && s->fd >= 0;
+    if (!has_data && !sync) continue;
+    if (has_data) RETURN_IF_ERROR(EnsureSegment(*s));
+    work.push_back({s.get(), sync});
   }
   std::vector<IoOp> ops;
+  uint64_t bytes_written = 0;
+  uint64_t fsyncs = 0;
   bool nospace_reported = false;
-  while (true) {
+  while (!work.empty()) {
     ops.clear();
-    for (Stream* s : dirty) {
-      const bool sync = sync_all || s->mode == Mode::kFsync;
-      if (s->pending.empty() && !sync) continue;
-      ops.push_back({s->fd, s->size, s->pending, sync});
+    for (const Work& w : work) {
+      ops.push_back({w.stream->fd, w.stream->size, w.stream->pending, w.sync});
     }
-    if (ops.empty()) return absl::OkStatus();
     backend_->Run(ops);
-    bool again = false;
-    size_t i = 0;
-    for (Stream* s : dirty) {
-      const bool sync = sync_all || s->mode == Mode::kFsync;
-      if (s->pending.empty() && !sync) continue;
-      IoOp& op = ops[i++];
-      const std::string path = s->files.LogPath(s->files.logs.back());
+    bool nospace = false;
+    for (size_t i = 0; i < work.size(); ++i) {
+      Stream& s = *work[i].stream;
+      const IoOp& op = ops[i];
       if (op.written < 0) {
         const int err = static_cast<int>(-op.written);
+        const std::string path = s.files.LogPath(s.files.logs.back());
         if (err != ENOSPC) {
           return absl::InternalError(absl::StrCat("write ", path, ": ", std::strerror(err)));
         }
@@ -293,49 +296,39 @@ absl::Status Wal::WriteOut(bool sync_all) {
               {{"file", path}});
           if (options_.on_nospace) options_.on_nospace();
         }
-        again = true;
+        nospace = true;
         continue;
       }
       const auto written = static_cast<uint64_t>(op.written);
-      s->pending.erase(0, written);
-      s->size += written;
-      s->log_bytes += written;
-      {
-        absl::MutexLock lock(&mu_);
-        stats_.bytes_written += written;
-      }
-      if (!s->pending.empty()) {
-        again = true;  // a short write: the rest goes in the next round
-        continue;
-      }
+      s.pending.erase(0, written);
+      s.size += written;
+      s.log_bytes += written;
+      bytes_written += written;
+      if (!s.pending.empty()) continue;  // a short write: the rest, and the sync, next round
       if (op.sync_result < 0) {
-        return absl::InternalError(
-            absl::StrCat("fdatasync ", path, ": ", std::strerror(-op.sync_result)));
+        return absl::InternalError(absl::StrCat("fdatasync ", s.files.LogPath(s.files.logs.back()),
+                                                ": ", std::strerror(-op.sync_result)));
       }
-      if (sync) {
-        absl::MutexLock lock(&mu_);
-        ++stats_.fsyncs;
+      if (op.sync_result == 0) {
+        ++fsyncs;
+        work[i].sync = false;
       }
-      // Done with this stream (a sync that was cancelled by a short write is redone).
-      if (op.sync_result == 0 || !sync) s->pending.clear();
-      if (sync && op.sync_result != 0) again = true;
     }
-    if (!again) return absl::OkStatus();
-    if (nospace_reported) {
+    work.erase(std::remove_if(work.begin(), work.end(),
+                              [](const Work& w) { return w.stream->pending.empty() && !w.sync; }),
+               work.end());
+    if (nospace) {
       absl::MutexLock lock(&mu_);
       if (stopping_) {
         return absl::ResourceExhaustedError("disk full while stopping; unwritten changes lost");
       }
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.nospace_retry);
     }
-    // Streams whose data and sync completed drop out of the next round.
-    dirty.erase(std::remove_if(dirty.begin(), dirty.end(),
-                               [&](Stream* s) {
-                                 return s->pending.empty() &&
-                                        !(sync_all || s->mode == Mode::kFsync);
-                               }),
-                dirty.end());
   }
+  absl::MutexLock lock(&mu_);
+  stats_.bytes_written += bytes_written;
+  stats_.fsyncs += fsyncs;
+  return absl::OkStatus();
 }
 
 void Wal::Fail(absl::Status status) {

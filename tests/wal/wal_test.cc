@@ -27,26 +27,23 @@ namespace {
 
 const std::string kNul("\0", 1);
 
-// Wraps a real backend; `fault` may change an op before (return false to skip the real write)
-// or after it ran.
+// Wraps a real backend; `fault` sees each op first and may change it, or fill in its results
+// and return false so that the real backend does not run it.
 class FaultyBackend : public IoBackend {
  public:
-  using Fault = std::function<bool(int call, IoOp& op)>;  // false: op not run, results as set
+  using Fault = std::function<bool(IoOp& op)>;
   FaultyBackend(std::unique_ptr<IoBackend> real, Fault fault)
       : real_(std::move(real)), fault_(std::move(fault)) {}
   std::string_view name() const override { return real_->name(); }
   void Run(std::span<IoOp> ops) override {
-    const int call = calls_++;
     for (IoOp& op : ops) {
-      if (fault_(call, op)) real_->Run({&op, 1});
+      if (fault_(op)) real_->Run({&op, 1});
     }
   }
-  int calls() const { return calls_; }
 
  private:
   std::unique_ptr<IoBackend> real_;
   Fault fault_;
-  std::atomic<int> calls_{0};
 };
 
 class WalTest : public ::testing::TestWithParam<IoKind> {
@@ -100,6 +97,15 @@ class WalTest : public ::testing::TestWithParam<IoKind> {
     done.WaitForNotification();
     return result;
   }
+  // Stops, recovers from the dir with a fault-free backend, and expects the very same state.
+  void ExpectSameAfterRestart() {
+    const std::string before = Dump();
+    const int64_t revision = store_->revision();
+    Close();
+    Open(RealBackend());
+    EXPECT_EQ(Dump(), before);
+    EXPECT_EQ(store_->revision(), revision);
+  }
   std::string Dump() {
     etcdserverpb::RangeRequest req;
     req.set_key(kNul);
@@ -141,13 +147,8 @@ TEST_P(WalTest, RoundTripRestoresExactState) {
   ASSERT_TRUE(store_->Txn(&txn, &txn_resp).ok());
   ASSERT_TRUE(store_->Compact(3).ok());
   Put("plain", "again");
-  const std::string before = Dump();
   const int64_t revision = store_->revision();
-  Close();
-
-  Open(RealBackend());
-  EXPECT_EQ(Dump(), before);
-  EXPECT_EQ(store_->revision(), revision);
+  ExpectSameAfterRestart();
   EXPECT_EQ(store_->compacted_revision(), 3);
   EXPECT_TRUE(store_->LeaseExists(7));
   EXPECT_EQ(store_->LeaseKeys(7), std::vector<std::string>{"/registry/pods/ns/a"});
@@ -158,16 +159,13 @@ TEST_P(WalTest, RoundTripRestoresExactState) {
 
 TEST_P(WalTest, ShortWritesAreCompleted) {
   options_.modes.set_default_mode(Mode::kFsync);
-  Open(std::make_unique<FaultyBackend>(RealBackend(), [](int, IoOp& op) {
+  Open(std::make_unique<FaultyBackend>(RealBackend(), [](IoOp& op) {
     if (op.data.size() > 1) op.data = op.data.substr(0, op.data.size() / 2);  // half at a time
     return true;
   }));
   for (int i = 0; i < 50; ++i) Put("/registry/pods/p" + std::to_string(i), std::string(300, 'v'));
   EXPECT_TRUE(Durable().ok());
-  const std::string before = Dump();
-  Close();
-  Open(RealBackend());
-  EXPECT_EQ(Dump(), before);
+  ExpectSameAfterRestart();
 }
 
 TEST_P(WalTest, NoSpaceIsRetriedAndLosesNothing) {
@@ -176,7 +174,7 @@ TEST_P(WalTest, NoSpaceIsRetriedAndLosesNothing) {
   std::atomic<int> alarms{0};
   options_.on_nospace = [&] { ++alarms; };
   std::atomic<int> failures{3};
-  Open(std::make_unique<FaultyBackend>(RealBackend(), [&](int, IoOp& op) {
+  Open(std::make_unique<FaultyBackend>(RealBackend(), [&](IoOp& op) {
     if (failures > 0) {
       --failures;
       op.written = -ENOSPC;
@@ -191,15 +189,12 @@ TEST_P(WalTest, NoSpaceIsRetriedAndLosesNothing) {
   EXPECT_GE(alarms.load(), 1);
   EXPECT_TRUE(wal_->Admit().ok());
   options_.on_nospace = nullptr;  // it refers to `alarms`
-  const std::string before = Dump();
-  Close();
-  Open(RealBackend());
-  EXPECT_EQ(Dump(), before);
+  ExpectSameAfterRestart();
 }
 
 TEST_P(WalTest, WriteErrorFailsTheWal) {
   options_.modes.set_default_mode(Mode::kFsync);
-  Open(std::make_unique<FaultyBackend>(RealBackend(), [](int, IoOp& op) {
+  Open(std::make_unique<FaultyBackend>(RealBackend(), [](IoOp& op) {
     op.written = -EIO;
     return false;
   }));
@@ -213,7 +208,7 @@ TEST_P(WalTest, WriteErrorFailsTheWal) {
 
 TEST_P(WalTest, FailedFsyncFailsTheWal) {
   options_.modes.set_default_mode(Mode::kFsync);
-  Open(std::make_unique<FaultyBackend>(RealBackend(), [](int, IoOp& op) {
+  Open(std::make_unique<FaultyBackend>(RealBackend(), [](IoOp& op) {
     op.written = static_cast<int64_t>(op.data.size());  // "written", but the fsync fails
     op.sync_result = op.sync ? -EIO : 1;
     return false;
@@ -227,7 +222,7 @@ TEST_P(WalTest, FailedFsyncFailsTheWal) {
 
 TEST_P(WalTest, ConcurrentFsyncWritersShareFsyncs) {
   options_.modes.set_default_mode(Mode::kFsync);
-  Open(std::make_unique<FaultyBackend>(RealBackend(), [](int, IoOp& op) {
+  Open(std::make_unique<FaultyBackend>(RealBackend(), [](IoOp& op) {
     if (op.sync) absl::SleepFor(absl::Milliseconds(2));  // a disk with a real fsync cost
     return true;
   }));
@@ -263,18 +258,13 @@ TEST_P(WalTest, CheckpointsBoundTheFiles) {
   }
   EXPECT_LT(DirBytes(), 120'000u);
   EXPECT_GT(wal_->stats().checkpoints, 0u);
-  const std::string before = Dump();
-  const int64_t revision = store_->revision();
-  Close();
-  Open(RealBackend());
-  EXPECT_EQ(Dump(), before);
-  EXPECT_EQ(store_->revision(), revision);
+  ExpectSameAfterRestart();
 }
 
 TEST_P(WalTest, BacklogIsBounded) {
   options_.max_backlog_bytes = 64 << 10;
   std::atomic<bool> release{false};
-  Open(std::make_unique<FaultyBackend>(RealBackend(), [&](int, IoOp&) {
+  Open(std::make_unique<FaultyBackend>(RealBackend(), [&](IoOp&) {
     while (!release) absl::SleepFor(absl::Milliseconds(1));  // a disk that stalls
     return true;
   }));

@@ -7,7 +7,6 @@
 #include "tools/recover/commands.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +35,7 @@
 #include "mvcc/resource_prefix.h"
 #include "rametcd/wal/record.pb.h"
 #include "wal/checkpoint.h"
+#include "wal/data_dir.h"
 #include "wal/file_scan.h"
 #include "wal/file_util.h"
 #include "wal/frame.h"
@@ -84,27 +84,29 @@ absl::StatusOr<std::vector<StreamFiles>> ListDataDir(const std::string& data_dir
   return streams;
 }
 
-// Takes the server's exclusive lock on the data dir (see src/server/data_dir.cc); the returned
-// descriptor holds it until closed.
-absl::StatusOr<int> LockDataDir(const std::string& data_dir) {
-  const std::string lock_path = data_dir + "/rametcd.lock";
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot open ", lock_path, ": ", std::strerror(errno)));
+// For the commands that change files: checks and lists `data_dir` and takes the server's lock
+// on it (held until `*dir` is destroyed). On failure prints why and returns the exit code.
+std::optional<int> HoldDataDir(const std::string& data_dir, std::ostream& err,
+                               std::unique_ptr<wal::DataDir>* dir,
+                               std::vector<StreamFiles>* streams) {
+  if (absl::Status s = CheckDataDir(data_dir); !s.ok()) {
+    PrintError(err, s.message());
+    return kExitUnreadable;
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
-    ::close(fd);
-    if (error == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("data dir ", data_dir, " is in use by a running server (", lock_path,
-                       " is locked); stop the server first"));
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(error)));
+  auto locked = wal::DataDir::Open(data_dir);
+  if (!locked.ok()) {
+    PrintError(err, absl::StrCat(locked.status().message(), "; stop the server first"));
+    return kExitUnreadable;
   }
-  return fd;
+  *dir = *std::move(locked);
+  int fail_code = kExitUnreadable;
+  auto listed = ListDataDir(data_dir, &fail_code);
+  if (!listed.ok()) {
+    PrintError(err, listed.status().message());
+    return fail_code;
+  }
+  *streams = *std::move(listed);
+  return std::nullopt;
 }
 
 // Makes `path`'s contents durable.
@@ -305,15 +307,11 @@ std::string JsonString(std::string_view text) {
   return out;
 }
 
-bool HasPrefix(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
 // Whether `stream` can hold keys that start with `prefix`.
 bool StreamMayHold(std::string_view stream, std::string_view prefix) {
   if (stream == wal::kMetaStream) return false;
   if (stream == wal::kOtherStream) return mvcc::ResourcePrefixOf(prefix).empty();
-  return HasPrefix(stream, prefix) || HasPrefix(prefix, stream);
+  return stream.starts_with(prefix) || prefix.starts_with(stream);
 }
 
 // Drops the changes of keys outside `prefix`; false if nothing of the record is left.
@@ -327,10 +325,11 @@ bool FilterRecord(std::string_view prefix, Record* r) {
   } else {
     return false;
   }
-  kvs->erase(
-      std::remove_if(kvs->begin(), kvs->end(),
-                     [&](const mvccpb::KeyValue& kv) { return !HasPrefix(kv.key(), prefix); }),
-      kvs->end());
+  kvs->erase(std::remove_if(kvs->begin(), kvs->end(),
+                            [&](const mvccpb::KeyValue& kv) {
+                              return !std::string_view(kv.key()).starts_with(prefix);
+                            }),
+             kvs->end());
   return !kvs->empty();
 }
 
@@ -509,28 +508,15 @@ int Dump(const std::string& data_dir, const DumpOptions& options, std::ostream& 
 
 int Repair(const std::string& data_dir, const std::string& backup_dir_flag, std::ostream& out,
            std::ostream& err) {
-  if (absl::Status s = CheckDataDir(data_dir); !s.ok()) {
-    PrintError(err, s.message());
-    return kExitUnreadable;
-  }
-  auto lock = LockDataDir(data_dir);
-  if (!lock.ok()) {
-    PrintError(err, lock.status().message());
-    return kExitUnreadable;
-  }
-  absl::Cleanup unlock = [fd = *lock] { ::close(fd); };
-  int fail_code = kExitUnreadable;
-  auto streams = ListDataDir(data_dir, &fail_code);
-  if (!streams.ok()) {
-    PrintError(err, streams.status().message());
-    return fail_code;
-  }
+  std::unique_ptr<wal::DataDir> lock;
+  std::vector<StreamFiles> streams;
+  if (auto code = HoldDataDir(data_dir, err, &lock, &streams)) return *code;
   const std::string backup_dir =
       backup_dir_flag.empty()
           ? absl::StrCat(data_dir, "/wal-backup-", static_cast<int64_t>(std::time(nullptr)))
           : backup_dir_flag;
   size_t repaired = 0, unrepairable = 0;
-  for (const StreamFiles& files : *streams) {
+  for (const StreamFiles& files : streams) {
     auto report = AnalyzeStream(files);
     if (!report.ok()) {
       PrintError(err, report.status().message());
@@ -563,7 +549,7 @@ int Repair(const std::string& data_dir, const std::string& backup_dir_flag, std:
         return kExitUnreadable;
       }
       absl::Status s = cut == 0 ? wal::RemoveFile(file.path) : wal::TruncateFile(file.path, cut);
-      if (s.ok()) s = cut == 0 ? wal::SyncDir(files.dir) : SyncFile(file.path);
+      if (s.ok() && cut == 0) s = wal::SyncDir(files.dir);  // TruncateFile syncs itself
       if (!s.ok()) {
         PrintError(err, s.message());
         return kExitUnreadable;
@@ -586,23 +572,9 @@ int Repair(const std::string& data_dir, const std::string& backup_dir_flag, std:
 
 int Compact(const std::string& data_dir, std::optional<int64_t> revision, std::ostream& out,
             std::ostream& err) {
-  if (absl::Status s = CheckDataDir(data_dir); !s.ok()) {
-    PrintError(err, s.message());
-    return kExitUnreadable;
-  }
-  auto lock = LockDataDir(data_dir);
-  if (!lock.ok()) {
-    PrintError(err, lock.status().message());
-    return kExitUnreadable;
-  }
-  absl::Cleanup unlock = [fd = *lock] { ::close(fd); };
-  int fail_code = kExitUnreadable;
-  auto listed = ListDataDir(data_dir, &fail_code);
-  if (!listed.ok()) {
-    PrintError(err, listed.status().message());
-    return fail_code;
-  }
-  std::vector<StreamFiles> streams = *std::move(listed);
+  std::unique_ptr<wal::DataDir> lock;
+  std::vector<StreamFiles> streams;
+  if (auto code = HoldDataDir(data_dir, err, &lock, &streams)) return *code;
   auto fail = [&](const absl::Status& s) {
     PrintError(err, s.message());
     if (absl::IsDataLoss(s)) {
