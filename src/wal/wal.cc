@@ -235,7 +235,6 @@ void Wal::Encode(std::vector<Item>& batch, uint64_t* ticket, size_t* bytes) {
       case Item::Kind::kCompaction:
         record.mutable_compaction()->set_revision(item.a);
         compacted_ = std::max(compacted_, item.a);
-        compacted_since_checkpoint_ = true;
         break;
       case Item::Kind::kLeaseGrant:
         record.mutable_lease_grant()->set_id(item.a);
@@ -366,18 +365,20 @@ void Wal::FinishBatch(uint64_t ticket, size_t bytes) {
   for (auto& [t, done] : ready) std::move(done)(absl::OkStatus());
 }
 
-void Wal::MaybeCheckpoint(Stream& s, bool after_compaction) {
+void Wal::MaybeCheckpoint(Stream& s) {
   if (s.checkpointing || s.files.logs.empty()) return;
-  const uint64_t threshold = after_compaction
-                                 ? options_.checkpoint_after_compaction_bytes
-                                 : std::max(options_.segment_bytes, s.checkpoint_bytes);
+  // A compaction that the stream's checkpoint has not applied yet is worth a checkpoint soon.
+  const bool compacted = compacted_ > s.checkpoint_compacted;
+  const uint64_t threshold = compacted ? options_.checkpoint_after_compaction_bytes
+                                       : std::max(options_.segment_bytes, s.checkpoint_bytes);
   const bool full = s.size >= options_.segment_bytes;
-  if (!full && !(after_compaction && s.log_bytes >= threshold)) return;
+  if (!full && !(compacted && s.log_bytes >= threshold)) return;
   // Close the current segment: it is complete, and the next write opens a new one.
   ::close(s.fd);
   s.fd = -1;
   if (s.log_bytes < threshold) return;
   s.checkpointing = true;
+  s.checkpoint_compacted = compacted_;
   absl::MutexLock lock(&mu_);
   checkpoint_jobs_.push_back({&s, s.files, s.files.logs.back(), compacted_});
 }
@@ -434,7 +435,6 @@ void Wal::Run() {
     }
     uint64_t ticket = 0;
     size_t bytes = 0;
-    const bool compacted_before = compacted_since_checkpoint_;
     Encode(batch, &ticket, &bytes);
     batch.clear();
     absl::Status status = WriteOut(stop);
@@ -450,9 +450,8 @@ void Wal::Run() {
       if (queue_.empty()) return;
       continue;
     }
-    const bool after_compaction = compacted_since_checkpoint_ && !compacted_before;
     for (auto& [name, s] : streams_) {
-      if (s->fd >= 0) MaybeCheckpoint(*s, after_compaction);
+      if (s->fd >= 0) MaybeCheckpoint(*s);
     }
   }
 }

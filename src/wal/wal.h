@@ -119,6 +119,7 @@ class Wal : public mvcc::ChangeLog {
     uint64_t checkpoint_bytes = 0;
     std::string pending;  // encoded, not yet written
     bool checkpointing = false;
+    int64_t checkpoint_compacted = -1;  // the compaction its newest checkpoint (job) applied
   };
   struct CheckpointJob {
     Stream* stream;
@@ -148,7 +149,9 @@ class Wal : public mvcc::ChangeLog {
   absl::Status WriteOut(bool sync_all);
   void Fail(absl::Status status);
   void FinishBatch(uint64_t ticket, size_t bytes);
-  void MaybeCheckpoint(Stream& s, bool after_compaction);
+  // Closes a full segment and queues a checkpoint when the stream's logs outgrew its last one,
+  // or once they hold checkpoint_after_compaction_bytes after a compaction it has not applied.
+  void MaybeCheckpoint(Stream& s);
   void TakeCheckpointResults();
 
   // Checkpointer thread.
@@ -178,7 +181,6 @@ class Wal : public mvcc::ChangeLog {
   // Writer thread only (and Start(), before the threads run).
   absl::flat_hash_map<std::string, std::unique_ptr<Stream>, StringViewHash, StringViewEq> streams_;
   int64_t compacted_ = -1;
-  bool compacted_since_checkpoint_ = false;
 
   std::thread writer_;
   std::thread checkpointer_;
