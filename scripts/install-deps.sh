@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config protobuf-compiler protobuf-compiler-grpc
           libprotobuf-dev libgrpc++-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-          liburing-dev libisal-dev)
+          liburing-dev libisal-dev libboost-dev libssl-dev openssl)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(etcd-server etcd-client)
 fi

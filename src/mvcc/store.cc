@@ -666,4 +666,16 @@ bool Store::CompactSome(size_t max_keys) {
   return finished;
 }
 
+void Store::ForEachKey(absl::FunctionRef<void(std::string_view, const KeyEntry&)> fn) const {
+  KeyRange all;
+  all.unbounded = true;
+  index_.Scan(
+      all,
+      [&](std::string_view key, const KeyEntry& entry) {
+        fn(key, entry);
+        return KeyIndex::Next::kKey;
+      },
+      [](const KeyIndex::Block&) { return false; });
+}
+
 }  // namespace rametcd::mvcc

@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "base/string_hash.h"
 #include "etcd/api/etcdserverpb/rpc.pb.h"
@@ -92,6 +93,10 @@ class Store {
   // (events of one revision in key order). Keys attached to a lease not in `leases` keep its ID
   // but are not attached to anything (as etcd does); returns how many such keys there were.
   size_t FinishRestore(int64_t revision, int64_t compacted, const std::vector<int64_t>& leases);
+
+  // Calls `fn(key, entry)` for every key that has retained versions (tombstones included), in
+  // key order. For whole-state readers: hashes, snapshots, exports.
+  void ForEachKey(absl::FunctionRef<void(std::string_view, const KeyEntry&)> fn) const;
 
   // The events of recent revisions, for watches.
   const HistoryRing& history() const { return history_; }
