@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "base/crc32c.h"
 #include "base/etcd_errors.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
@@ -322,6 +323,7 @@ void Store::AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v) {
   const bool was_live = live != nullptr;
   Reattach(key, was_live ? live->lease : 0, v.IsTombstone() ? 0 : v.lease);
   if (was_live != !v.IsTombstone()) index_.AddLive(key, was_live ? -1 : 1);
+  retained_bytes_ += VersionBytes(key, v);
   entry.versions.push_back(std::move(v));
   ++retained_versions_;
 }
@@ -436,6 +438,7 @@ void Store::RollBack(WriteTxn& txn) {
     const KeyVersion* live = it->entry->Live();
     const bool is_live = live != nullptr;
     const int64_t lease_after = is_live ? live->lease : 0;
+    retained_bytes_ -= VersionBytes(it->key, it->entry->versions.back());
     it->entry->versions.pop_back();
     const KeyVersion* restored = it->entry->versions.empty() ? nullptr : it->entry->Live();
     Reattach(it->key, lease_after, restored != nullptr ? restored->lease : 0);
@@ -642,6 +645,7 @@ bool Store::CompactSome(size_t max_keys) {
         if (keep->IsTombstone()) ++keep;
         size_t drop = keep - versions.begin();
         if (drop == 0) return KeyIndex::Next::kKey;
+        for (auto v = versions.begin(); v != keep; ++v) retained_bytes_ -= VersionBytes(key, *v);
         versions.erase(versions.begin(), keep);
         retained_versions_ -= drop;
         if (versions.empty()) {
@@ -676,6 +680,39 @@ void Store::ForEachKey(absl::FunctionRef<void(std::string_view, const KeyEntry&)
         return KeyIndex::Next::kKey;
       },
       [](const KeyIndex::Block&) { return false; });
+}
+
+absl::StatusOr<uint32_t> Store::HashAt(int64_t revision) const {
+  if (revision > 0 && revision <= compacted_) return etcd_errors::Compacted();
+  if (revision > revision_) return etcd_errors::FutureRev();
+  const int64_t rev = revision > 0 ? revision : revision_;
+  uint32_t crc = 0;
+  auto add_int = [&crc](int64_t n) {
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(static_cast<uint64_t>(n) >> (8 * i));
+    crc = Crc32cExtend(crc, std::string_view(bytes, sizeof(bytes)));
+  };
+  add_int(compacted_);
+  ForEachKey([&](std::string_view key, const KeyEntry& entry) {
+    const auto& versions = entry.versions;
+    for (size_t i = 0; i < versions.size(); ++i) {
+      const KeyVersion& v = versions[i];
+      if (v.mod_revision > rev) break;
+      // Below the compaction point only the newest version survives, and not as a tombstone:
+      // what physical compaction keeps (CompactSome).
+      const bool superseded = i + 1 < versions.size() && versions[i + 1].mod_revision <= compacted_;
+      if (v.mod_revision <= compacted_ && (superseded || v.IsTombstone())) continue;
+      add_int(static_cast<int64_t>(key.size()));
+      crc = Crc32cExtend(crc, key);
+      add_int(v.mod_revision);
+      add_int(v.create_revision);
+      add_int(v.version);
+      add_int(v.lease);
+      add_int(static_cast<int64_t>(v.value.size()));
+      crc = Crc32cExtend(crc, v.value);
+    }
+  });
+  return crc;
 }
 
 }  // namespace rametcd::mvcc

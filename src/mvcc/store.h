@@ -30,6 +30,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "base/string_hash.h"
 #include "etcd/api/etcdserverpb/rpc.pb.h"
 #include "mvcc/change_log.h"
@@ -94,6 +95,13 @@ class Store {
   // but are not attached to anything (as etcd does); returns how many such keys there were.
   size_t FinishRestore(int64_t revision, int64_t compacted, const std::vector<int64_t>& leases);
 
+  // A CRC32C of the MVCC state as of `revision` (0: current): every version a read at a
+  // revision in (compaction point, `revision`] can see, in key order, with all its fields. Equal
+  // states give equal hashes, also across restarts and whatever physical compaction has already
+  // released. Errors: etcd's HashKV errors (compacted when revision <= the compaction point,
+  // future revision).
+  absl::StatusOr<uint32_t> HashAt(int64_t revision) const;
+
   // Calls `fn(key, entry)` for every key that has retained versions (tombstones included), in
   // key order. For whole-state readers: hashes, snapshots, exports.
   void ForEachKey(absl::FunctionRef<void(std::string_view, const KeyEntry&)> fn) const;
@@ -105,6 +113,9 @@ class Store {
   size_t indexed_keys() const { return index_.size(); }
   // Number of versions (including tombstones) held for all keys.
   size_t retained_versions() const { return retained_versions_; }
+  // Bytes of keys and values of all retained versions, plus a fixed per-version overhead: the
+  // size of the data set, for the space quota and Status.dbSizeInUse.
+  int64_t retained_bytes() const { return retained_bytes_; }
 
  private:
   // The revision bookkeeping of one write transaction: every change it makes carries
@@ -196,6 +207,11 @@ class Store {
   absl::node_hash_map<std::string, KeyEntry, StringViewHash, StringViewEq> entries_;
   KeyIndex index_;
   size_t retained_versions_ = 0;
+  int64_t retained_bytes_ = 0;
+
+  static int64_t VersionBytes(std::string_view key, const KeyVersion& v) {
+    return static_cast<int64_t>(key.size() + v.value.size() + sizeof(KeyVersion));
+  }
 
   // An unfinished physical compaction: versions below `revision` are still to be released from
   // keys >= `resume_key`.

@@ -249,5 +249,70 @@ TEST_F(StoreTest, PutMovesTheValueOutOfTheRequest) {
   EXPECT_EQ(Get("k").kvs(0).value(), std::string(4096, 'v'));
 }
 
+TEST_F(StoreTest, HashAtSeesExactlyTheReadableStateAndIgnoresPhysicalCompaction) {
+  Put("a", "1");
+  Put("b", "1");
+  Put("a", "2");
+  Delete("b");
+  const int64_t head = Put("c", "1");
+  const uint32_t before = *store_.HashAt(0);
+  EXPECT_EQ(*store_.HashAt(head), before);
+  EXPECT_NE(*store_.HashAt(head - 1), before);
+
+  // A second store with the same history hashes the same; one value differs: another hash.
+  Store same;
+  Store other;
+  for (Store* s : {&same, &other}) {
+    for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"a", "1"}, {"b", "1"}, {"a", "2"}}) {
+      etcdserverpb::PutRequest req;
+      req.set_key(key);
+      req.set_value(s == &other && key == "a" && value == "2" ? "X" : value);
+      etcdserverpb::PutResponse resp;
+      ASSERT_TRUE(s->Put(&req, &resp).ok());
+    }
+    etcdserverpb::DeleteRangeRequest del;
+    del.set_key("b");
+    etcdserverpb::DeleteRangeResponse del_resp;
+    ASSERT_TRUE(s->DeleteRange(del, &del_resp).ok());
+    etcdserverpb::PutRequest req;
+    req.set_key("c");
+    req.set_value("1");
+    etcdserverpb::PutResponse resp;
+    ASSERT_TRUE(s->Put(&req, &resp).ok());
+  }
+  EXPECT_EQ(*same.HashAt(0), before);
+  EXPECT_NE(*other.HashAt(0), before);
+
+  // Compaction changes the hash once (history below it is gone), and releasing the memory
+  // afterwards does not change it again.
+  ASSERT_TRUE(store_.Compact(head - 1).ok());
+  const uint32_t compacted = *store_.HashAt(0);
+  EXPECT_NE(compacted, before);
+  FinishCompaction();
+  EXPECT_EQ(*store_.HashAt(0), compacted);
+
+  EXPECT_EQ(store_.HashAt(head - 1).status().message(),
+            "etcdserver: mvcc: required revision has been compacted");
+  EXPECT_EQ(store_.HashAt(head + 1).status().message(),
+            "etcdserver: mvcc: required revision is a future revision");
+}
+
+TEST_F(StoreTest, RetainedBytesFollowPutsRollbacksAndCompaction) {
+  EXPECT_EQ(store_.retained_bytes(), 0);
+  Put("key", std::string(1000, 'v'));
+  const int64_t one = store_.retained_bytes();
+  EXPECT_GE(one, 1003);
+  const int64_t rev = Put("key", std::string(1000, 'w'));
+  EXPECT_EQ(store_.retained_bytes(), 2 * one);
+  ASSERT_TRUE(store_.Compact(rev).ok());
+  FinishCompaction();
+  EXPECT_EQ(store_.retained_bytes(), one);
+  Delete("key");
+  ASSERT_TRUE(store_.Compact(store_.revision()).ok());
+  FinishCompaction();
+  EXPECT_EQ(store_.retained_bytes(), 0);
+}
+
 }  // namespace
 }  // namespace rametcd::mvcc
