@@ -27,6 +27,28 @@ absl::Status FutureRev() {
 absl::Status LeaseNotFound() {
   return absl::NotFoundError("etcdserver: requested lease not found");
 }
+absl::Status MemberNotFound() { return absl::NotFoundError("etcdserver: member not found"); }
+absl::Status NotCapable() { return absl::FailedPreconditionError("etcdserver: not capable"); }
+absl::Status BadLeaderTransferee() {
+  return absl::FailedPreconditionError("etcdserver: bad leader transferee");
+}
+absl::Status MemberNotLearner() {
+  return absl::FailedPreconditionError("etcdserver: can only promote a learner member");
+}
+absl::Status AuthNotEnabled() {
+  return absl::FailedPreconditionError("etcdserver: authentication is not enabled");
+}
+absl::Status RootUserNotExist() {
+  return absl::FailedPreconditionError("etcdserver: root user does not exist");
+}
+absl::Status UserNotFound() {
+  return absl::FailedPreconditionError("etcdserver: user name not found");
+}
+absl::Status RoleNotFound() {
+  return absl::FailedPreconditionError("etcdserver: role name not found");
+}
+absl::Status UserEmpty() { return absl::InvalidArgumentError("etcdserver: user name is empty"); }
+absl::Status RoleEmpty() { return absl::InvalidArgumentError("etcdserver: role name is empty"); }
 absl::Status TooManyRequests() {
   return absl::ResourceExhaustedError("etcdserver: too many requests");
 }

@@ -20,7 +20,19 @@ absl::Status InvalidSortOption();  // "etcdserver: invalid sort option" (etcd 3.
 absl::Status Compacted();  // "etcdserver: mvcc: required revision has been compacted"
 absl::Status FutureRev();  // "etcdserver: mvcc: required revision is a future revision"
 // NotFound
-absl::Status LeaseNotFound();  // "etcdserver: requested lease not found"
+absl::Status LeaseNotFound();   // "etcdserver: requested lease not found"
+absl::Status MemberNotFound();  // "etcdserver: member not found"
+// FailedPrecondition
+absl::Status NotCapable();           // "etcdserver: not capable"
+absl::Status BadLeaderTransferee();  // "etcdserver: bad leader transferee"
+absl::Status MemberNotLearner();     // "etcdserver: can only promote a learner member"
+absl::Status AuthNotEnabled();       // "etcdserver: authentication is not enabled"
+absl::Status RootUserNotExist();     // "etcdserver: root user does not exist"
+absl::Status UserNotFound();         // "etcdserver: user name not found"
+absl::Status RoleNotFound();         // "etcdserver: role name not found"
+// InvalidArgument, auth
+absl::Status UserEmpty();  // "etcdserver: user name is empty"
+absl::Status RoleEmpty();  // "etcdserver: role name is empty"
 // ResourceExhausted
 absl::Status TooManyRequests();  // "etcdserver: too many requests"
 absl::Status NoSpace();          // "etcdserver: mvcc: database space exceeded"

@@ -324,6 +324,8 @@ void Store::AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v) {
   Reattach(key, was_live ? live->lease : 0, v.IsTombstone() ? 0 : v.lease);
   if (was_live != !v.IsTombstone()) index_.AddLive(key, was_live ? -1 : 1);
   retained_bytes_ += VersionBytes(key, v);
+  if (was_live) live_bytes_ -= VersionBytes(key, *live);
+  if (!v.IsTombstone()) live_bytes_ += VersionBytes(key, v);
   entry.versions.push_back(std::move(v));
   ++retained_versions_;
 }
@@ -439,8 +441,10 @@ void Store::RollBack(WriteTxn& txn) {
     const bool is_live = live != nullptr;
     const int64_t lease_after = is_live ? live->lease : 0;
     retained_bytes_ -= VersionBytes(it->key, it->entry->versions.back());
+    if (is_live) live_bytes_ -= VersionBytes(it->key, *live);
     it->entry->versions.pop_back();
     const KeyVersion* restored = it->entry->versions.empty() ? nullptr : it->entry->Live();
+    if (restored != nullptr) live_bytes_ += VersionBytes(it->key, *restored);
     Reattach(it->key, lease_after, restored != nullptr ? restored->lease : 0);
     --retained_versions_;
     if (is_live != it->was_live) index_.AddLive(it->key, it->was_live ? 1 : -1);

@@ -116,6 +116,8 @@ class Store {
   // Bytes of keys and values of all retained versions, plus a fixed per-version overhead: the
   // size of the data set, for the space quota and Status.dbSizeInUse.
   int64_t retained_bytes() const { return retained_bytes_; }
+  // The same for the current version of each live key only.
+  int64_t live_bytes() const { return live_bytes_; }
 
  private:
   // The revision bookkeeping of one write transaction: every change it makes carries
@@ -208,6 +210,7 @@ class Store {
   KeyIndex index_;
   size_t retained_versions_ = 0;
   int64_t retained_bytes_ = 0;
+  int64_t live_bytes_ = 0;
 
   static int64_t VersionBytes(std::string_view key, const KeyVersion& v) {
     return static_cast<int64_t>(key.size() + v.value.size() + sizeof(KeyVersion));

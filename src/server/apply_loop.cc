@@ -1,15 +1,28 @@
 #include "server/apply_loop.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "absl/synchronization/notification.h"
 #include "base/etcd_errors.h"
+#include "base/logging.h"
 
 namespace rametcd::server {
 
-absl::Status ApplyLoop::Engine::AdmitWrite(bool adds_data) const {
-  if (adds_data && alarms.Has(etcdserverpb::NOSPACE)) return etcd_errors::NoSpace();
+absl::Status ApplyLoop::Engine::AdmitWrite(int64_t added_bytes) {
+  if (added_bytes > 0) {
+    if (alarms.Has(etcdserverpb::NOSPACE)) return etcd_errors::NoSpace();
+    if (quota_bytes >= 0 && store.retained_bytes() + added_bytes > quota_bytes) {
+      alarms.Activate(member_id, etcdserverpb::NOSPACE);
+      Log(LogLevel::kError,
+          "alarm raised: NOSPACE: the space quota is exceeded; writes that add data are refused "
+          "until space is freed (compact, delete) and `etcdctl alarm disarm`",
+          {{"quota-backend-bytes", std::to_string(quota_bytes)},
+           {"db-size", std::to_string(store.retained_bytes())}});
+      return etcd_errors::NoSpace();
+    }
+  }
   return wal == nullptr ? absl::OkStatus() : wal->Admit();
 }
 
@@ -70,6 +83,8 @@ void ApplyLoop::Stop() {
 void ApplyLoop::Run() {
   std::vector<Task> batch;
   Engine engine{store_, hub_, lessor_, alarms_};
+  engine.quota_bytes = options_.quota_bytes;
+  engine.member_id = options_.member_id;
   absl::Time next_tick = hub_.Tick(absl::Now());
   while (true) {
     {
@@ -83,8 +98,15 @@ void ApplyLoop::Run() {
       batch.swap(queue_);
     }
     for (Task& task : batch) {
+      const absl::Time start = absl::Now();
       std::move(task)(engine);
       hub_.Dispatch();
+      const absl::Duration took = absl::Now() - start;
+      if (took > options_.warning_apply_duration) {
+        Log(LogLevel::kWarn, "apply request took too long",
+            {{"took", absl::FormatDuration(took)},
+             {"expected-duration", absl::FormatDuration(options_.warning_apply_duration)}});
+      }
     }
     batch.clear();
     // Each revocation is one revision: deliver it before the next.

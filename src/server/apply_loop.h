@@ -43,10 +43,15 @@ class ApplyLoop {
     AlarmList& alarms;
     // The durability layer, once recovery attached it (null: nothing is persisted).
     wal::Wal* wal = nullptr;
+    // The space quota (Options::quota_bytes) and the member that raises NOSPACE.
+    int64_t quota_bytes = -1;
+    uint64_t member_id = 0;
 
-    // Whether a write may be accepted now: not while NOSPACE is raised (for writes that add
-    // data: puts, txns with puts, lease grants) and not while the WAL is failed or backlogged.
-    absl::Status AdmitWrite(bool adds_data) const;
+    // Whether a write may be accepted now: not while the WAL is failed or backlogged, and for
+    // writes that add data (puts, txns with puts, lease grants; `added_bytes` > 0: about how
+    // many) not while NOSPACE is raised. A write that would take the data past the space quota
+    // raises NOSPACE and is refused, as etcd does.
+    absl::Status AdmitWrite(int64_t added_bytes);
     // Runs `finish` with `status` once the response may be sent: at once, or after every
     // fsync-mode change committed so far is on disk (with the WAL's error if that failed).
     void Respond(absl::Status status, absl::AnyInvocable<void(absl::Status)> finish);
@@ -61,6 +66,11 @@ class ApplyLoop {
     lease::Lessor::Options lease;
     // Leases revoked per loop iteration at most, between request batches.
     size_t expire_batch = 1000;
+    // Bytes of MVCC data (Store::retained_bytes) past which writes raise NOSPACE; -1: no quota.
+    int64_t quota_bytes = -1;
+    uint64_t member_id = 0;
+    // Tasks that keep the loop longer than this are logged.
+    absl::Duration warning_apply_duration = absl::Milliseconds(100);
   };
 
   explicit ApplyLoop(const Options& options);

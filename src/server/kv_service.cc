@@ -39,7 +39,8 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
   auto* owned = const_cast<etcdserverpb::PutRequest*>(req);
   return RunUnary(ctx, loop_, identity_, check, resp,
                   [owned](ApplyLoop::Engine& engine, etcdserverpb::PutResponse* out) {
-                    RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/true));
+                    RETURN_IF_ERROR(engine.AdmitWrite(
+                        static_cast<int64_t>(owned->key().size() + owned->value().size()) + 1));
                     return engine.store.Put(owned, out);
                   });
 }
@@ -51,7 +52,7 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ct
   if (check.ok()) check = CheckProposalSize(*req);
   return RunUnary(ctx, loop_, identity_, check, resp,
                   [req](ApplyLoop::Engine& engine, etcdserverpb::DeleteRangeResponse* out) {
-                    RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/false));
+                    RETURN_IF_ERROR(engine.AdmitWrite(0));
                     return engine.store.DeleteRange(*req, out);
                   });
 }
@@ -64,11 +65,14 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
   if (check.ok() && IsWriteTxn(*req)) check = CheckProposalSize(*req);
   auto* owned = const_cast<etcdserverpb::TxnRequest*>(req);
   const bool writes = IsWriteTxn(*req);
-  return RunUnary(ctx, loop_, identity_, check, resp,
-                  [owned, writes](ApplyLoop::Engine& engine, etcdserverpb::TxnResponse* out) {
-                    if (writes) RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/true));
-                    return engine.store.Txn(owned, out);
-                  });
+  return RunUnary(
+      ctx, loop_, identity_, check, resp,
+      [owned, writes](ApplyLoop::Engine& engine, etcdserverpb::TxnResponse* out) {
+        if (writes) {
+          RETURN_IF_ERROR(engine.AdmitWrite(static_cast<int64_t>(owned->ByteSizeLong()) + 1));
+        }
+        return engine.store.Txn(owned, out);
+      });
 }
 
 grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* ctx,
@@ -76,7 +80,7 @@ grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* ctx,
                                              etcdserverpb::CompactionResponse* resp) {
   return RunUnary(ctx, loop_, identity_, CheckProposalSize(*req), resp,
                   [req](ApplyLoop::Engine& engine, etcdserverpb::CompactionResponse* out) {
-                    RETURN_IF_ERROR(engine.AdmitWrite(/*adds_data=*/false));
+                    RETURN_IF_ERROR(engine.AdmitWrite(0));
                     absl::Status status = engine.store.Compact(req->revision());
                     out->mutable_header()->set_revision(engine.store.revision());
                     return status;

@@ -6,12 +6,14 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/logging.h"
 #include "server/options.h"
 #include "server/server.h"
+#include "server/version.h"
 
 namespace {
 
@@ -32,15 +34,13 @@ int WaitForStopSignal() {
   return byte;
 }
 
-constexpr char kVersionText[] = "rametcd Version: " RAMETCD_VERSION
-                                "\n"
-                                "API version: 3.4\n";
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using rametcd::LogLevel;
-  auto cl = rametcd::server::ParseCommandLine(argc, argv);
+  std::vector<std::string> environment;
+  for (char** var = environ; *var != nullptr; ++var) environment.emplace_back(*var);
+  auto cl = rametcd::server::ParseCommandLine(argc, argv, environment);
   if (!cl.ok()) {
     std::fprintf(stderr, "rametcd: %s\nRun 'rametcd --help' for the list of flags.\n",
                  std::string(cl.status().message()).c_str());
@@ -51,10 +51,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cl->version) {
-    std::fputs(kVersionText, stdout);
+    std::printf("rametcd Version: %s\netcd API version: %s\n", RAMETCD_VERSION,
+                rametcd::server::kEtcdServerVersion);
     return 0;
   }
   rametcd::SetLogLevel(cl->options.log_level);
+  for (const std::string& warning : cl->warnings) {
+    rametcd::Log(LogLevel::kWarn, "ignored", {{"what", warning}});
+  }
 #ifdef NDEBUG
   // Debian's abseil is built with deadlock detection on, which makes every absl::Mutex lock
   // (gRPC's too) walk a lock graph. Debug builds keep it.

@@ -18,11 +18,15 @@ uint64_t NonZero(uint64_t v) { return v == 0 ? 1 : v; }
 }  // namespace
 
 MemberIdentity MemberIdentity::Derive(const std::string& name,
-                                      const std::vector<std::string>& advertise_client_urls) {
+                                      const std::vector<std::string>& client_urls,
+                                      const std::vector<std::string>& peer_urls) {
   uint64_t member = Fnv1a("rametcd-member:");
   member = Fnv1a(name, member);
-  for (const std::string& url : advertise_client_urls) member = Fnv1a("|" + url, member);
+  for (const std::string& url : client_urls) member = Fnv1a("|" + url, member);
   MemberIdentity id;
+  id.name = name;
+  id.client_urls = client_urls;
+  id.peer_urls = peer_urls;
   id.member_id = NonZero(member);
   id.cluster_id = NonZero(Fnv1a("rametcd-cluster:" + std::to_string(id.member_id)));
   return id;

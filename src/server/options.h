@@ -18,13 +18,53 @@
 
 namespace rametcd::server {
 
+// One URL to listen on: "host:port", and whether it is https://.
+struct ListenUrl {
+  std::string address;
+  bool tls = false;
+
+  bool operator==(const ListenUrl&) const = default;
+};
+
+// The certificate etcd's client flags name; used on https:// client and metrics URLs.
+struct TlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  std::string trusted_ca_file;
+  // Clients must present a certificate signed by trusted_ca_file.
+  bool client_cert_auth = false;
+};
+
+// etcd's --auto-compaction-mode / --auto-compaction-retention.
+struct AutoCompaction {
+  enum class Mode { kPeriodic, kRevision };
+  Mode mode = Mode::kPeriodic;
+  // kPeriodic: keep this much history (zero: auto-compaction off).
+  absl::Duration period = absl::ZeroDuration();
+  // kRevision: keep this many revisions (zero: off).
+  int64_t revisions = 0;
+
+  bool enabled() const { return period > absl::ZeroDuration() || revisions > 0; }
+};
+
 struct Options {
   std::string name = "default";
   // Defaults to "<name>.etcd", like etcd.
   std::string data_dir;
-  // gRPC listen addresses ("host:port"), from --listen-client-urls.
-  std::vector<std::string> listen_addresses = {"127.0.0.1:2379"};
+  // gRPC listen addresses, from --listen-client-urls.
+  std::vector<ListenUrl> listen_client = {{"127.0.0.1:2379", false}};
   std::vector<std::string> advertise_client_urls = {"http://127.0.0.1:2379"};
+  // What MemberList shows as the member's peer URLs (rametcd has no peers).
+  std::vector<std::string> initial_advertise_peer_urls = {"http://localhost:2380"};
+  // HTTP endpoints (/health, /metrics, ...), from --listen-metrics-urls; none by default.
+  std::vector<ListenUrl> listen_metrics;
+  TlsFiles client_tls;
+  // The space quota of the MVCC data (Store::retained_bytes); past it NOSPACE is raised, as
+  // etcd's --quota-backend-bytes. Negative: no quota.
+  int64_t quota_backend_bytes = 2ll << 30;
+  AutoCompaction auto_compaction;
+  // Requests that keep the apply loop longer than this are logged.
+  absl::Duration warning_apply_duration = absl::Milliseconds(100);
   int64_t max_request_bytes = 1536 * 1024;
   int64_t max_txn_ops = 128;
   // Requests queued for the store before clients get "too many requests".
@@ -50,13 +90,20 @@ struct CommandLine {
   Options options;
   bool help = false;
   bool version = false;
+  // One line each for accepted flags and environment variables that have no effect here, for
+  // main() to log.
+  std::vector<std::string> warnings;
 };
 
-// Parses argv[1..argc). Errors name the offending flag.
-absl::StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv);
+// Parses argv[1..argc), then the ETCD_* variables among `environment` ("NAME=value" strings,
+// e.g. from `environ`) as etcd does: ETCD_FOO_BAR sets --foo-bar unless the command line set it.
+// Errors name the offending flag or variable.
+absl::StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv,
+                                             const std::vector<std::string>& environment = {});
 
-// Turns "http://host:port" into "host:port". Other schemes are refused with a clear message.
-absl::StatusOr<std::string> ListenAddressFromUrl(const std::string& url);
+// Turns "http://host:port" or "https://host:port" into a ListenUrl. Other forms are refused with
+// a clear message.
+absl::StatusOr<ListenUrl> ParseListenUrl(const std::string& url);
 
 std::string UsageText();
 

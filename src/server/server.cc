@@ -10,6 +10,8 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "base/absl_view.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "wal/layout.h"
@@ -52,6 +55,37 @@ std::string BindFailureReason(const std::string& address) {
   return reason;
 }
 
+absl::StatusOr<std::string> ReadPemFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read --", flag, " ", path, ": ", std::strerror(errno)));
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " ", path, ": not a PEM file (no -----BEGIN line)"));
+  }
+  return text;
+}
+
+// gRPC credentials for https:// client URLs, from etcd's client TLS flags.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(const TlsFiles& files) {
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.private_key, ReadPemFile("key-file", files.key_file));
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPemFile("cert-file", files.cert_file));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!files.trusted_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPemFile("trusted-ca-file", files.trusted_ca_file));
+  }
+  // As etcd: without --client-cert-auth, client certificates are not asked for.
+  ssl.client_certificate_request = files.client_cert_auth
+                                       ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                       : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 Server::Server(const Options& options) : options_(options) {}
@@ -60,8 +94,18 @@ Server::~Server() { Stop(); }
 
 absl::Status Server::Start() {
   ASSIGN_OR_RETURN(data_dir_, wal::DataDir::Open(options_.data_dir));
-  MemberIdentity identity = MemberIdentity::Derive(options_.name, options_.advertise_client_urls);
+  MemberIdentity identity = MemberIdentity::Derive(options_.name, options_.advertise_client_urls,
+                                                   options_.initial_advertise_peer_urls);
+  std::shared_ptr<grpc::ServerCredentials> tls;
+  for (const ListenUrl& url : options_.listen_client) {
+    if (url.tls && tls == nullptr) {
+      ASSIGN_OR_RETURN(tls, TlsCredentials(options_.client_tls));
+    }
+  }
   ApplyLoop::Options loop_options;
+  loop_options.quota_bytes = options_.quota_backend_bytes;
+  loop_options.member_id = identity.member_id;
+  loop_options.warning_apply_duration = options_.warning_apply_duration;
   loop_options.max_pending = static_cast<size_t>(options_.max_pending_requests);
   loop_options.history.max_events = static_cast<size_t>(options_.watch_history_max_events);
   loop_options.history.max_bytes = static_cast<size_t>(options_.watch_history_max_bytes);
@@ -78,17 +122,27 @@ absl::Status Server::Start() {
   watch_ = std::make_unique<WatchService>(stream_limits, loop_.get());
   lease_ = std::make_unique<LeaseService>(identity, loop_.get());
   maintenance_ = std::make_unique<MaintenanceService>(identity, loop_.get());
+  cluster_ = std::make_unique<ClusterService>(identity);
+  auth_ = std::make_unique<AuthService>(identity, loop_.get());
+  if (options_.auto_compaction.enabled()) {
+    auto_compactor_ = std::make_unique<AutoCompactor>(options_.auto_compaction, loop_.get());
+  }
 
+  // grpc.health.v1.Health, serving "" as SERVING.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  std::vector<int> ports(options_.listen_addresses.size());
-  for (size_t i = 0; i < options_.listen_addresses.size(); ++i) {
-    builder.AddListeningPort(options_.listen_addresses[i], grpc::InsecureServerCredentials(),
+  std::vector<int> ports(options_.listen_client.size());
+  for (size_t i = 0; i < options_.listen_client.size(); ++i) {
+    const ListenUrl& url = options_.listen_client[i];
+    builder.AddListeningPort(url.address, url.tls ? tls : grpc::InsecureServerCredentials(),
                              &ports[i]);
   }
   builder.RegisterService(kv_.get());
   builder.RegisterService(watch_.get());
   builder.RegisterService(lease_.get());
   builder.RegisterService(maintenance_.get());
+  builder.RegisterService(cluster_.get());
+  builder.RegisterService(auth_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<int64_t>(options_.max_request_bytes + kGrpcOverheadBytes, INT_MAX)));
   builder.SetMaxSendMessageSize(-1);
@@ -105,7 +159,7 @@ absl::Status Server::Start() {
   grpc_ = builder.BuildAndStart();
   for (size_t i = 0; i < ports.size(); ++i) {
     if (grpc_ == nullptr || ports[i] == 0) {
-      const std::string& address = options_.listen_addresses[i];
+      const std::string& address = options_.listen_client[i].address;
       if (grpc_) grpc_->Shutdown();
       grpc_.reset();
       return absl::UnavailableError(
@@ -115,7 +169,18 @@ absl::Status Server::Start() {
   Log(LogLevel::kInfo, "serving client requests",
       {{"name", options_.name},
        {"data-dir", options_.data_dir},
-       {"listen-client-urls", absl::StrJoin(options_.listen_addresses, ",")},
+       {"listen-client-urls", absl::StrJoin(options_.listen_client, ",",
+                                            [](std::string* out, const ListenUrl& url) {
+                                              absl::StrAppend(out, url.tls ? "https://" : "http://",
+                                                              url.address);
+                                            })},
+       {"client-cert-auth", options_.client_tls.client_cert_auth ? "true" : "false"},
+       {"quota-backend-bytes", std::to_string(options_.quota_backend_bytes)},
+       {"auto-compaction",
+        !options_.auto_compaction.enabled() ? "off"
+        : options_.auto_compaction.mode == AutoCompaction::Mode::kRevision
+            ? absl::StrCat("revision ", options_.auto_compaction.revisions)
+            : absl::StrCat("periodic ", absl::FormatDuration(options_.auto_compaction.period))},
        {"member-id", absl::StrCat(absl::Hex(identity.member_id))},
        {"cluster-id", absl::StrCat(absl::Hex(identity.cluster_id))}});
   return absl::OkStatus();
@@ -129,6 +194,7 @@ void Server::Stop() {
     grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     grpc_.reset();
   }
+  if (auto_compactor_) auto_compactor_->Stop();
   if (loop_) loop_->Stop();
   if (wal_) wal_->Stop();
 }

@@ -14,6 +14,9 @@
 #include "absl/status/status.h"
 #include "grpcpp/server.h"
 #include "server/apply_loop.h"
+#include "server/auth_service.h"
+#include "server/auto_compactor.h"
+#include "server/cluster_service.h"
 #include "server/kv_service.h"
 #include "server/lease_service.h"
 #include "server/maintenance_service.h"
@@ -48,6 +51,9 @@ class Server {
   std::unique_ptr<WatchService> watch_;
   std::unique_ptr<LeaseService> lease_;
   std::unique_ptr<MaintenanceService> maintenance_;
+  std::unique_ptr<ClusterService> cluster_;
+  std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<AutoCompactor> auto_compactor_;  // stopped before the loop
   std::unique_ptr<grpc::Server> grpc_;
 };
 

@@ -1,6 +1,7 @@
 // RunUnary: the shape of every unary etcd RPC in rametcd. If the stateless `check` failed, the
 // RPC finishes at once with it; otherwise `apply(engine, response)` runs on the apply loop, the
-// response header gets the member's IDs, and the RPC finishes with apply's status once the
+// response header (if apply set one: etcd 3.4 answers Alarm and Defragment without) gets the
+// member's IDs, and the RPC finishes with apply's status once the
 // response may be sent (after the fsync of fsync-mode changes, see Engine::Respond). A full queue
 // answers etcd's "too many requests". The reactor never waits.
 #ifndef RAMETCD_SERVER_UNARY_CALL_H_
@@ -29,7 +30,7 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, ApplyLoop* 
   bool queued = loop->Submit(
       [&identity, reactor, resp, apply = std::move(apply)](ApplyLoop::Engine& engine) mutable {
         absl::Status status = apply(engine, resp);
-        if (status.ok()) identity.Fill(resp->mutable_header());
+        if (status.ok() && resp->has_header()) identity.Fill(resp->mutable_header());
         engine.Respond(std::move(status),
                        [reactor](absl::Status done) { reactor->Finish(ToGrpcStatus(done)); });
       });

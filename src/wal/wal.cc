@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -53,6 +54,7 @@ absl::Status Wal::Adopt(const RecoveredStream& r) {
   s->files = r.files;
   s->log_bytes = r.log_bytes;
   s->checkpoint_bytes = r.checkpoint_bytes;
+  disk_bytes_.fetch_add(r.log_bytes + r.checkpoint_bytes, std::memory_order_relaxed);
   if (!s->files.logs.empty() && r.last_log_end < options_.segment_bytes) {
     // Continue the newest segment where its valid records end.
     ASSIGN_OR_RETURN(s->fd, OpenForWrite(s->files.LogPath(s->files.logs.back()), false));
@@ -154,6 +156,7 @@ Wal::Stats Wal::stats() const {
   absl::MutexLock lock(&mu_);
   Stats s = stats_;
   s.backlog_bytes = backlog_bytes_.load(std::memory_order_relaxed);
+  s.disk_bytes = disk_bytes_.load(std::memory_order_relaxed);
   s.failed = !failed_.ok();
   return s;
 }
@@ -190,6 +193,7 @@ absl::Status Wal::EnsureSegment(Stream& s) {
   }
   s.size = header.size();
   s.log_bytes += header.size();
+  disk_bytes_.fetch_add(header.size(), std::memory_order_relaxed);
   // The new file's name must survive a power loss before anything in it is acknowledged.
   RETURN_IF_ERROR(SyncDir(s.files.dir));
   if (new_dir) RETURN_IF_ERROR(SyncDir(options_.dir));
@@ -302,6 +306,7 @@ absl::Status Wal::WriteOut(bool sync_all) {
       s.pending.erase(0, written);
       s.size += written;
       s.log_bytes += written;
+      disk_bytes_.fetch_add(written, std::memory_order_relaxed);
       bytes_written += written;
       if (!s.pending.empty()) continue;  // a short write: the rest, and the sync, next round
       if (op.sync_result < 0) {
@@ -365,16 +370,22 @@ void Wal::FinishBatch(uint64_t ticket, size_t bytes) {
   for (auto& [t, done] : ready) std::move(done)(absl::OkStatus());
 }
 
-void Wal::MaybeCheckpoint(Stream& s) {
+void Wal::Defragment() {
+  absl::MutexLock lock(&mu_);
+  defragment_ = true;
+}
+
+void Wal::MaybeCheckpoint(Stream& s, bool force) {
   if (s.checkpointing || s.files.logs.empty()) return;
   // A compaction that the stream's checkpoint has not applied yet is worth a checkpoint soon.
   const bool compacted = compacted_ > s.checkpoint_compacted;
-  const uint64_t threshold = compacted ? options_.checkpoint_after_compaction_bytes
-                                       : std::max(options_.segment_bytes, s.checkpoint_bytes);
+  const uint64_t threshold = force       ? 0
+                             : compacted ? options_.checkpoint_after_compaction_bytes
+                                         : std::max(options_.segment_bytes, s.checkpoint_bytes);
   const bool full = s.size >= options_.segment_bytes;
-  if (!full && !(compacted && s.log_bytes >= threshold)) return;
+  if (!force && !full && !(compacted && s.log_bytes >= threshold)) return;
   // Close the current segment: it is complete, and the next write opens a new one.
-  ::close(s.fd);
+  if (s.fd >= 0) ::close(s.fd);
   s.fd = -1;
   if (s.log_bytes < threshold) return;
   s.checkpointing = true;
@@ -403,8 +414,15 @@ void Wal::TakeCheckpointResults() {
     s.files.checkpoint = d.seq;
     s.files.logs.erase(s.files.logs.begin(),
                        std::upper_bound(s.files.logs.begin(), s.files.logs.end(), d.seq));
+    const uint64_t before = s.checkpoint_bytes + s.log_bytes;
     s.checkpoint_bytes = *d.bytes;
     s.log_bytes -= std::min(s.log_bytes, d.replaced_log_bytes);
+    const uint64_t after = s.checkpoint_bytes + s.log_bytes;
+    if (after >= before) {
+      disk_bytes_.fetch_add(after - before, std::memory_order_relaxed);
+    } else {
+      disk_bytes_.fetch_sub(before - after, std::memory_order_relaxed);
+    }
   }
 }
 
@@ -412,10 +430,11 @@ void Wal::Run() {
   std::vector<Item> batch;
   while (true) {
     bool stop = false;
+    bool defragment = false;
     {
       absl::MutexLock lock(&mu_);
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || stopping_ || !checkpoint_done_.empty();
+        return !queue_.empty() || stopping_ || !checkpoint_done_.empty() || defragment_;
       };
       mu_.Await(absl::Condition(&has_work));
       // Let buffered changes gather for the flush interval unless an fsync waiter is queued.
@@ -426,6 +445,7 @@ void Wal::Run() {
       batch.swap(queue_);
       urgent_ = false;
       stop = stopping_;
+      defragment = std::exchange(defragment_, false);
     }
     TakeCheckpointResults();
     if (failed_flag_.load(std::memory_order_acquire)) {
@@ -451,7 +471,7 @@ void Wal::Run() {
       continue;
     }
     for (auto& [name, s] : streams_) {
-      if (s->fd >= 0) MaybeCheckpoint(*s);
+      if (s->fd >= 0 || defragment) MaybeCheckpoint(*s, defragment);
     }
   }
 }

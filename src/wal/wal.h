@@ -69,6 +69,8 @@ class Wal : public mvcc::ChangeLog {
     uint64_t fsyncs = 0;
     uint64_t checkpoints = 0;
     size_t backlog_bytes = 0;
+    // Bytes of the data dir's log segments and checkpoints.
+    uint64_t disk_bytes = 0;
     bool failed = false;
   };
 
@@ -95,6 +97,9 @@ class Wal : public mvcc::ChangeLog {
 
   // Writes out everything queued (fdatasync on every file) and stops the threads.
   void Stop();
+  // Any thread: soon rewrites every stream that has logs as one checkpoint, so its files hold
+  // only the retained data (etcd's Defragment). Returns at once.
+  void Defragment();
   Stats stats() const;
   std::string_view backend_name() const { return backend_->name(); }
 
@@ -151,7 +156,8 @@ class Wal : public mvcc::ChangeLog {
   void FinishBatch(uint64_t ticket, size_t bytes);
   // Closes a full segment and queues a checkpoint when the stream's logs outgrew its last one,
   // or once they hold checkpoint_after_compaction_bytes after a compaction it has not applied.
-  void MaybeCheckpoint(Stream& s);
+  // `force`: checkpoint whatever the logs' size (Defragment).
+  void MaybeCheckpoint(Stream& s, bool force = false);
   void TakeCheckpointResults();
 
   // Checkpointer thread.
@@ -166,11 +172,13 @@ class Wal : public mvcc::ChangeLog {
   std::atomic<uint64_t> durable_ticket_{0};
   std::atomic<bool> failed_flag_{false};
   std::atomic<size_t> backlog_bytes_{0};
+  std::atomic<uint64_t> disk_bytes_{0};  // updated by the writer thread, read by stats()
 
   mutable absl::Mutex mu_;
   std::vector<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool urgent_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool defragment_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<uint64_t, absl::AnyInvocable<void(absl::Status)>>> waiters_
       ABSL_GUARDED_BY(mu_);

@@ -26,9 +26,21 @@ TEST(ServerCliTest, BadFlagExitsWithAClearMessage) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("flag provided but not defined: -no-such-flag"), std::string::npos)
       << r.output;
+  r = RunCommand({RAMETCD_BINARY, "--listen-client-urls", "unix:///tmp/sock"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("unsupported URL \"unix:///tmp/sock\""), std::string::npos) << r.output;
   r = RunCommand({RAMETCD_BINARY, "--listen-client-urls", "https://127.0.0.1:1"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("unsupported client URL"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("https:// URLs need a certificate"), std::string::npos) << r.output;
+  // A certificate file that cannot be read is named, and the server does not start.
+  TempDir dir;
+  r = RunCommand({RAMETCD_BINARY, "--data-dir", dir.path() + "/d", "--listen-client-urls",
+                  "https://127.0.0.1:0", "--cert-file", dir.path() + "/missing.pem", "--key-file",
+                  dir.path() + "/missing.key"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("cannot read --key-file " + dir.path() + "/missing.key"),
+            std::string::npos)
+      << r.output;
 }
 
 TEST(ServerCliTest, PortInUseExitsNamingTheAddress) {

@@ -263,8 +263,8 @@ TEST_F(StoreTest, HashAtSeesExactlyTheReadableStateAndIgnoresPhysicalCompaction)
   Store same;
   Store other;
   for (Store* s : {&same, &other}) {
-    for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
-             {"a", "1"}, {"b", "1"}, {"a", "2"}}) {
+    for (auto [key, value] :
+         std::vector<std::pair<std::string, std::string>>{{"a", "1"}, {"b", "1"}, {"a", "2"}}) {
       etcdserverpb::PutRequest req;
       req.set_key(key);
       req.set_value(s == &other && key == "a" && value == "2" ? "X" : value);
@@ -303,12 +303,15 @@ TEST_F(StoreTest, RetainedBytesFollowPutsRollbacksAndCompaction) {
   Put("key", std::string(1000, 'v'));
   const int64_t one = store_.retained_bytes();
   EXPECT_GE(one, 1003);
+  EXPECT_EQ(store_.live_bytes(), one);
   const int64_t rev = Put("key", std::string(1000, 'w'));
   EXPECT_EQ(store_.retained_bytes(), 2 * one);
+  EXPECT_EQ(store_.live_bytes(), one);
   ASSERT_TRUE(store_.Compact(rev).ok());
   FinishCompaction();
   EXPECT_EQ(store_.retained_bytes(), one);
   Delete("key");
+  EXPECT_EQ(store_.live_bytes(), 0);
   ASSERT_TRUE(store_.Compact(store_.revision()).ok());
   FinishCompaction();
   EXPECT_EQ(store_.retained_bytes(), 0);

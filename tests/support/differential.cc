@@ -37,29 +37,23 @@ absl::StatusOr<std::unique_ptr<Differential>> Differential::Start() {
   return d;
 }
 
-template <typename Stub, typename Req, typename Resp>
-std::string Differential::Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&,
-                                                            Resp*),
-                               Stub* etcd, Stub* rametcd, const Req& req) {
-  ++compared_;
-  // RAMETCD_DIFF_TRACE=1 prints every request before it is sent, to replay a failing seed.
+void Differential::Trace(const google::protobuf::Message& req) const {
   static const bool trace = std::getenv("RAMETCD_DIFF_TRACE") != nullptr;
-  if (trace)
+  if (trace) {
     std::fprintf(stderr, "#%lld %s\n", static_cast<long long>(compared_),
                  req.ShortDebugString().c_str());
-  Resp etcd_resp, rametcd_resp;
-  grpc::ClientContext etcd_ctx, rametcd_ctx;
-  etcd_ctx.set_deadline(std::chrono::system_clock::now() + kTimeout);
-  rametcd_ctx.set_deadline(std::chrono::system_clock::now() + kTimeout);
-  grpc::Status etcd_status = (etcd->*method)(&etcd_ctx, req, &etcd_resp);
-  grpc::Status rametcd_status = (rametcd->*method)(&rametcd_ctx, req, &rametcd_resp);
-  if (etcd_status.ok()) revision_ = etcd_resp.header().revision();
-  for (Resp* r : {&etcd_resp, &rametcd_resp}) {
-    if (!r->has_header()) continue;
-    r->mutable_header()->clear_cluster_id();
-    r->mutable_header()->clear_member_id();
-    r->mutable_header()->clear_raft_term();
   }
+}
+
+std::chrono::system_clock::time_point Differential::Deadline() {
+  return std::chrono::system_clock::now() + kTimeout;
+}
+
+std::string Differential::Verdict(const google::protobuf::Message& req,
+                                  const grpc::Status& etcd_status,
+                                  const google::protobuf::Message& etcd_resp,
+                                  const grpc::Status& rametcd_status,
+                                  const google::protobuf::Message& rametcd_resp) {
   bool same = etcd_status.error_code() == rametcd_status.error_code() &&
               etcd_status.error_message() == rametcd_status.error_message() &&
               google::protobuf::util::MessageDifferencer::Equals(etcd_resp, rametcd_resp);

@@ -7,9 +7,12 @@
 #ifndef RAMETCD_TESTS_SUPPORT_DIFFERENTIAL_H_
 #define RAMETCD_TESTS_SUPPORT_DIFFERENTIAL_H_
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/statusor.h"
 #include "etcd/api/etcdserverpb/rpc.grpc.pb.h"
@@ -37,10 +40,49 @@ class Differential {
   const ServerProcess& etcd() const { return *etcd_; }
   const ServerProcess& rametcd() const { return *rametcd_; }
 
+  // Any unary RPC of `Service` (Maintenance, Cluster, Auth, ...). `normalize` runs on both
+  // responses before they are compared, to clear fields that legitimately differ (versions,
+  // sizes, hashes); the header IDs are always cleared.
+  template <typename Stub, typename Req, typename Resp>
+  std::string Unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                    const Req& req,
+                    const std::type_identity_t<std::function<void(Resp*)>>& normalize = nullptr) {
+    Stub etcd(etcd_->channel());
+    Stub rametcd(rametcd_->channel());
+    return Call(method, &etcd, &rametcd, req, normalize);
+  }
+
  private:
   template <typename Stub, typename Req, typename Resp>
   std::string Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-                   Stub* etcd, Stub* rametcd, const Req& req);
+                   Stub* etcd, Stub* rametcd, const Req& req,
+                   const std::type_identity_t<std::function<void(Resp*)>>& normalize = nullptr) {
+    ++compared_;
+    Trace(req);
+    Resp etcd_resp, rametcd_resp;
+    grpc::ClientContext etcd_ctx, rametcd_ctx;
+    etcd_ctx.set_deadline(Deadline());
+    rametcd_ctx.set_deadline(Deadline());
+    grpc::Status etcd_status = (etcd->*method)(&etcd_ctx, req, &etcd_resp);
+    grpc::Status rametcd_status = (rametcd->*method)(&rametcd_ctx, req, &rametcd_resp);
+    if (etcd_status.ok()) revision_ = etcd_resp.header().revision();
+    for (Resp* r : {&etcd_resp, &rametcd_resp}) {
+      if (normalize) normalize(r);
+      if (!r->has_header()) continue;
+      r->mutable_header()->clear_cluster_id();
+      r->mutable_header()->clear_member_id();
+      r->mutable_header()->clear_raft_term();
+    }
+    return Verdict(req, etcd_status, etcd_resp, rametcd_status, rametcd_resp);
+  }
+  // RAMETCD_DIFF_TRACE=1 prints every request before it is sent, to replay a failing seed.
+  void Trace(const google::protobuf::Message& req) const;
+  static std::chrono::system_clock::time_point Deadline();
+  // "" when both answers are alike, else a report of both.
+  static std::string Verdict(const google::protobuf::Message& req, const grpc::Status& etcd_status,
+                             const google::protobuf::Message& etcd_resp,
+                             const grpc::Status& rametcd_status,
+                             const google::protobuf::Message& rametcd_resp);
 
   std::unique_ptr<ServerProcess> etcd_;
   std::unique_ptr<ServerProcess> rametcd_;
