@@ -111,20 +111,28 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   return result;
 }
 
+namespace {
+
+std::vector<std::string> RametcdArgv(const std::string& data_dir, const std::string& url,
+                                     const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> argv = {RAMETCD_BINARY,
+                                   "--data-dir",
+                                   data_dir,
+                                   "--listen-client-urls",
+                                   url,
+                                   "--advertise-client-urls",
+                                   url};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  return argv;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartRametcd(
     const std::vector<std::string>& extra_flags) {
   return Launch(
       [&](const std::string& dir, int port) {
-        std::string url = absl::StrCat("http://127.0.0.1:", port);
-        std::vector<std::string> argv = {RAMETCD_BINARY,
-                                         "--data-dir",
-                                         dir + "/data",
-                                         "--listen-client-urls",
-                                         url,
-                                         "--advertise-client-urls",
-                                         url};
-        argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-        return argv;
+        return RametcdArgv(dir + "/data", absl::StrCat("http://127.0.0.1:", port), extra_flags);
       },
       /*in_memory=*/false);
 }
@@ -133,18 +141,18 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartRametcdOn(
     const std::string& data_dir, const std::vector<std::string>& extra_flags) {
   return Launch(
       [&](const std::string&, int port) {
-        std::string url = absl::StrCat("http://127.0.0.1:", port);
-        std::vector<std::string> argv = {RAMETCD_BINARY,
-                                         "--data-dir",
-                                         data_dir,
-                                         "--listen-client-urls",
-                                         url,
-                                         "--advertise-client-urls",
-                                         url};
-        argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-        return argv;
+        return RametcdArgv(data_dir, absl::StrCat("http://127.0.0.1:", port), extra_flags);
       },
       /*in_memory=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartRametcdTls(
+    const ClientTls& tls, const std::vector<std::string>& extra_flags) {
+  return Launch(
+      [&](const std::string& dir, int port) {
+        return RametcdArgv(dir + "/data", absl::StrCat("https://127.0.0.1:", port), extra_flags);
+      },
+      /*in_memory=*/false, &tls);
 }
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartEtcd() {
@@ -179,8 +187,22 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartEtcd() {
       /*in_memory=*/true);
 }
 
+std::shared_ptr<grpc::ChannelCredentials> ServerProcess::ChannelCredentials(const ClientTls& tls) {
+  auto read = [](const std::string& path) {
+    std::stringstream ss;
+    if (!path.empty()) ss << std::ifstream(path).rdbuf();
+    return ss.str();
+  };
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = read(tls.ca);
+  ssl.pem_cert_chain = read(tls.cert);
+  ssl.pem_private_key = read(tls.key);
+  return grpc::SslCredentials(ssl);
+}
+
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Launch(const ArgvFor& argv_for,
-                                                                     bool in_memory) {
+                                                                     bool in_memory,
+                                                                     const ClientTls* tls) {
   // A port found free may be taken by another socket before the child binds it; then the child
   // exits at once and we try again with fresh ports.
   constexpr int kAttempts = 3;
@@ -197,7 +219,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Launch(const ArgvF
     p->pid_ = Spawn(argv, null_fd, log_fd);
     ::close(null_fd);
     ::close(log_fd);
-    p->channel_ = grpc::CreateChannel(p->endpoint_, grpc::InsecureChannelCredentials());
+    p->channel_ =
+        grpc::CreateChannel(p->endpoint_, tls != nullptr ? ChannelCredentials(*tls)
+                                                         : grpc::InsecureChannelCredentials());
     absl::Status ready = p->WaitReady(20000);
     if (ready.ok()) return p;
     last = absl::UnavailableError(absl::StrCat(argv[0], " did not become ready: ", ready.message(),

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "etcd/api/etcdserverpb/rpc.grpc.pb.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace rametcd::testing {
 
@@ -51,6 +52,16 @@ class ServerProcess {
   // process's own temporary dir.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> StartRametcdOn(
       const std::string& data_dir, const std::vector<std::string>& extra_flags = {});
+  // The client side of TLS: the CA that signed the server's certificate, and the client's own
+  // certificate and key (empty: none).
+  struct ClientTls {
+    std::string ca, cert, key;
+  };
+  // Like StartRametcd, on an https:// client URL; `extra_flags` name the server's certificate
+  // (--cert-file, --key-file, ...). channel() and readiness use `tls`.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> StartRametcdTls(
+      const ClientTls& tls, const std::vector<std::string>& extra_flags);
+  static std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientTls& tls);
   // The reference etcd from Debian's etcd-server package (data dir on tmpfs).
   static absl::StatusOr<std::unique_ptr<ServerProcess>> StartEtcd();
 
@@ -78,7 +89,8 @@ class ServerProcess {
   // Builds the command line for a data dir and client port.
   using ArgvFor = std::function<std::vector<std::string>(const std::string& dir, int port)>;
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Launch(const ArgvFor& argv_for,
-                                                               bool in_memory);
+                                                               bool in_memory,
+                                                               const ClientTls* tls = nullptr);
   absl::Status WaitReady(int timeout_ms);
 
   pid_t pid_ = -1;
