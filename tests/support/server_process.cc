@@ -155,35 +155,54 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartRametcdTls(
       /*in_memory=*/false, &tls);
 }
 
-absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartEtcd() {
+namespace {
+
+absl::Status CheckEtcdInstalled() {
   if (RunCommand({"etcd", "--version"}).exit_code != 0) {
     return absl::FailedPreconditionError(
         "the reference etcd is not installed: run ../shared/tools/etcd-peers.sh or "
         "apt-get install etcd-server etcd-client");
   }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> EtcdArgv(const std::string& name, const std::string& data_dir, int port,
+                                  int peer_port) {
+  std::string client = absl::StrCat("http://127.0.0.1:", port);
+  std::string peer = absl::StrCat("http://127.0.0.1:", peer_port);
+  return {"etcd",
+          "--name",
+          name,
+          "--data-dir",
+          data_dir,
+          "--listen-client-urls",
+          client,
+          "--advertise-client-urls",
+          client,
+          "--listen-peer-urls",
+          peer,
+          "--initial-advertise-peer-urls",
+          peer,
+          "--initial-cluster",
+          name + "=" + peer,
+          "--log-level",
+          "warn"};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartEtcd() {
+  if (absl::Status installed = CheckEtcdInstalled(); !installed.ok()) return installed;
+  return Launch([](const std::string& dir,
+                   int port) { return EtcdArgv("default", dir + "/data", port, FreePort()); },
+                /*in_memory=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartEtcdOn(
+    const std::string& data_dir, const std::string& name, int peer_port) {
+  if (absl::Status installed = CheckEtcdInstalled(); !installed.ok()) return installed;
   return Launch(
-      [](const std::string& dir, int port) {
-        std::string client = absl::StrCat("http://127.0.0.1:", port);
-        std::string peer = absl::StrCat("http://127.0.0.1:", FreePort());
-        std::vector<std::string> argv = {"etcd",
-                                         "--name",
-                                         "default",
-                                         "--data-dir",
-                                         dir + "/data",
-                                         "--listen-client-urls",
-                                         client,
-                                         "--advertise-client-urls",
-                                         client,
-                                         "--listen-peer-urls",
-                                         peer,
-                                         "--initial-advertise-peer-urls",
-                                         peer,
-                                         "--initial-cluster",
-                                         "default=" + peer,
-                                         "--log-level",
-                                         "warn"};
-        return argv;
-      },
+      [&](const std::string&, int port) { return EtcdArgv(name, data_dir, port, peer_port); },
       /*in_memory=*/true);
 }
 

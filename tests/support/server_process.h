@@ -64,6 +64,11 @@ class ServerProcess {
   static std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientTls& tls);
   // The reference etcd from Debian's etcd-server package (data dir on tmpfs).
   static absl::StatusOr<std::unique_ptr<ServerProcess>> StartEtcd();
+  // etcd as member `name` on the caller's `data_dir` (e.g. made by `etcdctl snapshot restore`
+  // with the same name and peer URL http://127.0.0.1:<peer_port>), which outlives the process.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> StartEtcdOn(const std::string& data_dir,
+                                                                    const std::string& name,
+                                                                    int peer_port);
 
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
