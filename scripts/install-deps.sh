@@ -7,7 +7,7 @@ packages=(build-essential cmake ninja-build pkg-config protobuf-compiler protobu
           libprotobuf-dev libgrpc++-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
           liburing-dev libisal-dev libboost-dev libssl-dev openssl)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(etcd-server etcd-client)
+  packages+=(etcd-server etcd-client curl)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -45,6 +45,7 @@ class HistoryRing {
 
   int64_t covered_from() const { return covered_from_; }
   size_t events() const { return events_; }
+  size_t bytes() const { return bytes_; }
 
   // The index of the first entry with revision >= `revision` (entries().size() if none).
   size_t LowerBound(int64_t revision) const;

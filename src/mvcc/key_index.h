@@ -51,6 +51,11 @@ class KeyIndex {
 
   size_t size() const { return size_; }
   size_t block_count() const { return blocks_.size(); }
+  // Calls fn(const Block&) for every prefix block, in key order.
+  template <typename Fn>
+  void ForEachBlock(Fn&& fn) const {
+    for (const auto& [prefix, block] : blocks_) fn(*block);
+  }
 
   // What a Scan visitor wants next.
   enum class Next {

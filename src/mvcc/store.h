@@ -106,6 +106,12 @@ class Store {
   // key order. For whole-state readers: hashes, snapshots, exports.
   void ForEachKey(absl::FunctionRef<void(std::string_view, const KeyEntry&)> fn) const;
 
+  // Calls `fn(prefix, live_keys)` for every Kubernetes resource prefix the index has a block
+  // for, in key order (metrics).
+  void ForEachPrefix(absl::FunctionRef<void(std::string_view, int64_t)> fn) const {
+    index_.ForEachBlock([&](const KeyIndex::Block& b) { fn(b.prefix, b.live_keys); });
+  }
+
   // The events of recent revisions, for watches.
   const HistoryRing& history() const { return history_; }
 

@@ -103,6 +103,7 @@ void ApplyLoop::Run() {
       hub_.Dispatch();
       const absl::Duration took = absl::Now() - start;
       if (took > options_.warning_apply_duration) {
+        ++engine.counters.slow_applies;
         Log(LogLevel::kWarn, "apply request took too long",
             {{"took", absl::FormatDuration(took)},
              {"expected-duration", absl::FormatDuration(options_.warning_apply_duration)}});

@@ -46,6 +46,14 @@ class ApplyLoop {
     // The space quota (Options::quota_bytes) and the member that raises NOSPACE.
     int64_t quota_bytes = -1;
     uint64_t member_id = 0;
+    // Requests served, for /metrics; counted on the loop thread, which also reads them.
+    struct Counters {
+      uint64_t ranges = 0;
+      uint64_t puts = 0;
+      uint64_t deletes = 0;
+      uint64_t txns = 0;
+      uint64_t slow_applies = 0;
+    } counters;
 
     // Whether a write may be accepted now: not while the WAL is failed or backlogged, and for
     // writes that add data (puts, txns with puts, lease grants; `added_bytes` > 0: about how

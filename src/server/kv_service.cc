@@ -25,6 +25,7 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
                                            etcdserverpb::RangeResponse* resp) {
   return RunUnary(ctx, loop_, identity_, CheckRangeRequest(*req), resp,
                   [req](ApplyLoop::Engine& engine, etcdserverpb::RangeResponse* out) {
+                    ++engine.counters.ranges;
                     return engine.store.Range(*req, out);
                   });
 }
@@ -39,6 +40,7 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
   auto* owned = const_cast<etcdserverpb::PutRequest*>(req);
   return RunUnary(ctx, loop_, identity_, check, resp,
                   [owned](ApplyLoop::Engine& engine, etcdserverpb::PutResponse* out) {
+                    ++engine.counters.puts;
                     RETURN_IF_ERROR(engine.AdmitWrite(
                         static_cast<int64_t>(owned->key().size() + owned->value().size()) + 1));
                     return engine.store.Put(owned, out);
@@ -52,6 +54,7 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ct
   if (check.ok()) check = CheckProposalSize(*req);
   return RunUnary(ctx, loop_, identity_, check, resp,
                   [req](ApplyLoop::Engine& engine, etcdserverpb::DeleteRangeResponse* out) {
+                    ++engine.counters.deletes;
                     RETURN_IF_ERROR(engine.AdmitWrite(0));
                     return engine.store.DeleteRange(*req, out);
                   });
@@ -68,6 +71,7 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
   return RunUnary(
       ctx, loop_, identity_, check, resp,
       [owned, writes](ApplyLoop::Engine& engine, etcdserverpb::TxnResponse* out) {
+        ++engine.counters.txns;
         if (writes) {
           RETURN_IF_ERROR(engine.AdmitWrite(static_cast<int64_t>(owned->ByteSizeLong()) + 1));
         }

@@ -10,24 +10,26 @@
 //    takes a revision and answers etcd's compacted / future-revision errors.
 //  - Defragment: rewrites the data dir's logs as checkpoints, in the background (memory of
 //    compacted versions is released by the apply loop anyway).
+//  - Snapshot: etcd's snapshot format, see snapshot_sender.h.
 //  - MoveLeader: etcd's answers for a one-member cluster (success for this member, "bad leader
 //    transferee" otherwise); Downgrade: "not capable".
 //
-// Ownership: borrows the ApplyLoop, which owns the store and the alarms. Thread safety: reactors
-// on gRPC threads; state only on the apply loop.
+// Ownership: borrows the ApplyLoop, which owns the store and the alarms, and the SnapshotSender.
+// Thread safety: reactors on gRPC threads; state only on the apply loop.
 #ifndef RAMETCD_SERVER_MAINTENANCE_SERVICE_H_
 #define RAMETCD_SERVER_MAINTENANCE_SERVICE_H_
 
 #include "etcd/api/etcdserverpb/rpc.grpc.pb.h"
 #include "server/apply_loop.h"
 #include "server/member_identity.h"
+#include "server/snapshot_sender.h"
 
 namespace rametcd::server {
 
 class MaintenanceService final : public etcdserverpb::Maintenance::CallbackService {
  public:
-  MaintenanceService(const MemberIdentity& identity, ApplyLoop* loop)
-      : identity_(identity), loop_(loop) {}
+  MaintenanceService(const MemberIdentity& identity, ApplyLoop* loop, SnapshotSender* snapshots)
+      : identity_(identity), loop_(loop), snapshots_(snapshots) {}
 
   grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext* ctx,
                                   const etcdserverpb::AlarmRequest* req,
@@ -44,6 +46,10 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
   grpc::ServerUnaryReactor* Defragment(grpc::CallbackServerContext* ctx,
                                        const etcdserverpb::DefragmentRequest* req,
                                        etcdserverpb::DefragmentResponse* resp) override;
+  grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* Snapshot(
+      grpc::CallbackServerContext* ctx, const etcdserverpb::SnapshotRequest* req) override {
+    return snapshots_->Start(ctx);
+  }
   grpc::ServerUnaryReactor* MoveLeader(grpc::CallbackServerContext* ctx,
                                        const etcdserverpb::MoveLeaderRequest* req,
                                        etcdserverpb::MoveLeaderResponse* resp) override;
@@ -54,6 +60,7 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
  private:
   const MemberIdentity identity_;
   ApplyLoop* const loop_;
+  SnapshotSender* const snapshots_;
 };
 
 }  // namespace rametcd::server

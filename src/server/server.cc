@@ -112,6 +112,7 @@ absl::Status Server::Start() {
   loop_options.watch.fragment_bytes = options_.max_request_bytes + kGrpcOverheadBytes;
   loop_options.watch.progress_interval = options_.watch_progress_notify_interval;
   identity.Fill(&loop_options.watch.header);
+  metrics_ = std::make_unique<ServerMetrics>(options_, identity);
   loop_ = std::make_unique<ApplyLoop>(loop_options);
   RETURN_IF_ERROR(StartDurability(identity.member_id));
   kv_ = std::make_unique<KvService>(
@@ -121,7 +122,8 @@ absl::Status Server::Start() {
   stream_limits.hard_bytes = 4 * stream_limits.soft_bytes;
   watch_ = std::make_unique<WatchService>(stream_limits, loop_.get());
   lease_ = std::make_unique<LeaseService>(identity, loop_.get());
-  maintenance_ = std::make_unique<MaintenanceService>(identity, loop_.get());
+  snapshots_ = std::make_unique<SnapshotSender>(data_dir_->path(), identity, loop_.get());
+  maintenance_ = std::make_unique<MaintenanceService>(identity, loop_.get(), snapshots_.get());
   cluster_ = std::make_unique<ClusterService>(identity);
   auth_ = std::make_unique<AuthService>(identity, loop_.get());
   if (options_.auto_compaction.enabled()) {
@@ -143,6 +145,12 @@ absl::Status Server::Start() {
   builder.RegisterService(maintenance_.get());
   builder.RegisterService(cluster_.get());
   builder.RegisterService(auth_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeGrpcMetricsInterceptor(
+      metrics_->registry(),
+      {"etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease", "etcdserverpb.Maintenance",
+       "etcdserverpb.Cluster", "etcdserverpb.Auth"}));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<int64_t>(options_.max_request_bytes + kGrpcOverheadBytes, INT_MAX)));
   builder.SetMaxSendMessageSize(-1);
@@ -166,6 +174,9 @@ absl::Status Server::Start() {
           absl::StrCat("cannot listen on ", address, ": ", BindFailureReason(address)));
     }
   }
+  if (!options_.listen_metrics.empty()) {
+    ASSIGN_OR_RETURN(http_, HttpEndpoints::Start(options_, loop_.get(), metrics_.get()));
+  }
   Log(LogLevel::kInfo, "serving client requests",
       {{"name", options_.name},
        {"data-dir", options_.data_dir},
@@ -174,6 +185,11 @@ absl::Status Server::Start() {
                                               absl::StrAppend(out, url.tls ? "https://" : "http://",
                                                               url.address);
                                             })},
+       {"listen-metrics-urls",
+        absl::StrJoin(options_.listen_metrics, ",",
+                      [](std::string* out, const ListenUrl& url) {
+                        absl::StrAppend(out, url.tls ? "https://" : "http://", url.address);
+                      })},
        {"client-cert-auth", options_.client_tls.client_cert_auth ? "true" : "false"},
        {"quota-backend-bytes", std::to_string(options_.quota_backend_bytes)},
        {"auto-compaction",
@@ -187,6 +203,7 @@ absl::Status Server::Start() {
 }
 
 void Server::Stop() {
+  if (http_) http_->Stop();
   if (grpc_) {
     // New RPCs are refused at once; unary ones in flight finish through the loop well within the
     // grace period, after which the rest (watch streams, which never end by themselves) are
@@ -195,6 +212,7 @@ void Server::Stop() {
     grpc_.reset();
   }
   if (auto_compactor_) auto_compactor_->Stop();
+  if (snapshots_) snapshots_->Stop();
   if (loop_) loop_->Stop();
   if (wal_) wal_->Stop();
 }
@@ -224,6 +242,8 @@ absl::Status Server::StartDurability(uint64_t member_id) {
     wal_options.flush_interval = options_.wal_flush_interval;
     wal_options.segment_bytes = static_cast<uint64_t>(options_.wal_segment_bytes);
     wal_options.max_backlog_bytes = static_cast<size_t>(options_.wal_max_backlog_bytes);
+    wal_options.write_seconds = metrics_->wal_write_seconds();
+    wal_options.fsync_seconds = metrics_->wal_fsync_seconds();
     wal_options.on_nospace = [loop = loop_.get(), member_id] {
       loop->SubmitBookkeeping([member_id](ApplyLoop::Engine& e) {
         if (e.alarms.Activate(member_id, etcdserverpb::NOSPACE)) {

@@ -17,10 +17,13 @@
 #include "server/auth_service.h"
 #include "server/auto_compactor.h"
 #include "server/cluster_service.h"
+#include "server/grpc_metrics.h"
+#include "server/http_endpoints.h"
 #include "server/kv_service.h"
 #include "server/lease_service.h"
 #include "server/maintenance_service.h"
 #include "server/options.h"
+#include "server/server_metrics.h"
 #include "server/watch_service.h"
 #include "wal/data_dir.h"
 #include "wal/wal.h"
@@ -44,17 +47,20 @@ class Server {
   absl::Status StartDurability(uint64_t member_id);
 
   const Options options_;
+  std::unique_ptr<ServerMetrics> metrics_;  // outlives everything that counts into it
   std::unique_ptr<wal::DataDir> data_dir_;
   std::unique_ptr<wal::Wal> wal_;  // stopped after the loop: the store reports to it
   std::unique_ptr<ApplyLoop> loop_;
   std::unique_ptr<KvService> kv_;
   std::unique_ptr<WatchService> watch_;
   std::unique_ptr<LeaseService> lease_;
+  std::unique_ptr<SnapshotSender> snapshots_;  // stopped after gRPC, before the loop
   std::unique_ptr<MaintenanceService> maintenance_;
   std::unique_ptr<ClusterService> cluster_;
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<AutoCompactor> auto_compactor_;  // stopped before the loop
   std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<HttpEndpoints> http_;  // stopped first
 };
 
 }  // namespace rametcd::server

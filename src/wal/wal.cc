@@ -282,7 +282,14 @@ absl::Status Wal::WriteOut(bool sync_all) {
     for (const Work& w : work) {
       ops.push_back({w.stream->fd, w.stream->size, w.stream->pending, w.sync});
     }
+    const absl::Time start = absl::Now();
     backend_->Run(ops);
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    if (options_.write_seconds != nullptr) options_.write_seconds->Observe(seconds);
+    if (options_.fsync_seconds != nullptr &&
+        std::any_of(ops.begin(), ops.end(), [](const IoOp& op) { return op.sync; })) {
+      options_.fsync_seconds->Observe(seconds);
+    }
     bool nospace = false;
     for (size_t i = 0; i < work.size(); ++i) {
       Stream& s = *work[i].stream;

@@ -41,6 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/string_hash.h"
+#include "metrics/histogram.h"
 #include "mvcc/change_log.h"
 #include "wal/io_backend.h"
 #include "wal/modes.h"
@@ -61,6 +62,10 @@ class Wal : public mvcc::ChangeLog {
     absl::Duration nospace_retry = absl::Seconds(1);
     // Called on the writer thread when a write fails for lack of space.
     std::function<void()> on_nospace;
+    // If set: the duration of every batch written (one submission to the backend), and of those
+    // that included an fdatasync (the sync is linked to the write, so this is write + sync).
+    metrics::Histogram* write_seconds = nullptr;
+    metrics::Histogram* fsync_seconds = nullptr;
   };
 
   struct Stats {

@@ -99,13 +99,65 @@ TEST(EtcdctlOpsE2eTest, StatusHashKVAndMemberList) {
 TEST(EtcdctlOpsE2eTest, CheckPerf) {
   auto rametcd = ServerProcess::StartRametcd();
   ASSERT_TRUE(rametcd.ok()) << rametcd.status();
-  CommandResult perf = Etcdctl((*rametcd)->endpoint(), {"check", "perf", "--load", "s"});
+  CommandResult perf = RunCommand(
+      {"etcdctl", "--endpoints=" + (*rametcd)->endpoint(), "check", "perf", "--load", "s"}, "",
+      /*timeout_ms=*/120000);
   EXPECT_EQ(perf.exit_code, 0) << perf.output;
-  EXPECT_NE(perf.output.find("PASS: Throughput is 150 writes/s"), std::string::npos) << perf.output;
+  // Its verdict; the throughput line shares the progress bar's line and is sometimes lost in the
+  // capture, so the latency lines and the overall result are checked.
+  EXPECT_NE(perf.output.find("PASS: Slowest request took"), std::string::npos) << perf.output;
+  EXPECT_NE(perf.output.find("PASS: Stddev is"), std::string::npos) << perf.output;
+  EXPECT_EQ(perf.output.find("FAIL"), std::string::npos) << perf.output;
   // It cleans up after itself.
   CommandResult left =
       Etcdctl((*rametcd)->endpoint(), {"get", "--prefix", "", "--count-only", "-w", "json"});
   EXPECT_EQ(left.output.find("\"count\""), std::string::npos) << left.output;
+}
+
+// `etcdctl snapshot save` from rametcd; `snapshot status` reads it; `snapshot restore` turns it
+// into a data dir on which a real etcd serves the same keys with the same revisions.
+TEST(EtcdctlOpsE2eTest, SnapshotSaveStatusRestoreIntoEtcd) {
+  auto rametcd = ServerProcess::StartRametcd();
+  ASSERT_TRUE(rametcd.ok()) << rametcd.status();
+  const std::string endpoint = (*rametcd)->endpoint();
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"put", "/registry/pods/default/a", "pod-a"},
+                                             {"put", "/registry/pods/default/b", "pod-b"},
+                                             {"put", "/registry/pods/default/a", "pod-a2"},
+                                             {"del", "/registry/pods/default/b"},
+                                             {"put", "other", "x"}}) {
+    ASSERT_EQ(Etcdctl(endpoint, args).exit_code, 0);
+  }
+  TempDir dir;
+  const std::string file = dir.path() + "/snap.db";
+  CommandResult save = Etcdctl(endpoint, {"snapshot", "save", file});
+  ASSERT_EQ(save.exit_code, 0) << save.output;
+  CommandResult status = RunCommand({"etcdctl", "snapshot", "status", file, "-w", "json"});
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  // The revision of the last write.
+  EXPECT_NE(status.output.find("\"revision\":6"), std::string::npos) << status.output;
+
+  const int peer_port = FreePort();
+  const std::string peer = absl::StrCat("http://127.0.0.1:", peer_port);
+  CommandResult restore = RunCommand({"etcdctl", "snapshot", "restore", file, "--data-dir",
+                                      dir.path() + "/etcd", "--name", "r", "--initial-cluster",
+                                      "r=" + peer, "--initial-advertise-peer-urls", peer});
+  ASSERT_EQ(restore.exit_code, 0) << restore.output;
+  auto etcd = ServerProcess::StartEtcdOn(dir.path() + "/etcd", "r", peer_port);
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  static const std::regex kHeader(R"("header":\{[^}]*\},)");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"get", "--prefix", "", "-w", "json"},
+           {"get", "/registry/pods/default/a", "--rev=2", "-w", "json"},
+           {"get", "/registry/pods/default/b", "--rev=4", "-w", "json"}}) {
+    CommandResult want = Etcdctl(endpoint, args);
+    CommandResult got = Etcdctl((*etcd)->endpoint(), args);
+    ASSERT_EQ(got.exit_code, 0) << got.output;
+    EXPECT_EQ(std::regex_replace(got.output, kHeader, ""),
+              std::regex_replace(want.output, kHeader, ""));
+  }
+  CommandResult rev = Etcdctl((*etcd)->endpoint(), {"endpoint", "status", "-w", "json"});
+  EXPECT_NE(rev.output.find("\"revision\":6"), std::string::npos) << rev.output;
 }
 
 class EtcdctlTlsTest : public ::testing::Test {

@@ -88,7 +88,8 @@ TempDir::~TempDir() {
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text) {
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text,
+                         int timeout_ms) {
   TempDir dir;
   std::string in_path = dir.path() + "/stdin", out_path = dir.path() + "/out";
   std::ofstream(in_path) << stdin_text;
@@ -98,7 +99,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   ::close(in_fd);
   ::close(out_fd);
   CommandResult result;
-  int status = WaitFor(pid, 60000);
+  int status = WaitFor(pid, timeout_ms);
   if (status == -1) {
     ::kill(pid, SIGKILL);
     WaitFor(pid, 5000);

@@ -40,7 +40,9 @@ struct CommandResult {
   int exit_code = -1;
   std::string output;
 };
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+// A command still running after `timeout_ms` is killed (exit_code -1).
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "",
+                         int timeout_ms = 60000);
 
 class ServerProcess {
  public:

@@ -39,8 +39,8 @@ authorityKeyIdentifier = keyid
 absl::Status Run(const std::vector<std::string>& argv) {
   CommandResult r = RunCommand(argv);
   if (r.exit_code != 0) {
-    return absl::InternalError(
-        absl::StrCat("`", absl::StrJoin(argv, " "), "` failed (exit ", r.exit_code, "): ", r.output));
+    return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "), "` failed (exit ",
+                                            r.exit_code, "): ", r.output));
   }
   return absl::OkStatus();
 }
@@ -52,15 +52,18 @@ absl::Status MakeCert(const std::string& dir, const std::string& config, const s
                       int serial) {
   const std::string key = absl::StrCat(dir, "/", name, ".key");
   const std::string crt = absl::StrCat(dir, "/", name, ".crt");
-  if (ca.empty()) {
-    return Run({"openssl", "req", "-x509", "-config", config, "-extensions", ext, "-newkey", "ec",
-                "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt,
-                "-days", "2", "-subj", subject, "-set_serial", std::to_string(serial)});
-  }
   const std::string csr = absl::StrCat(dir, "/", name, ".csr");
-  absl::Status s = Run({"openssl", "req", "-new", "-config", config, "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
-                        "-subj", subject});
+  std::vector<std::string> req = {"openssl", "req",     "-config",  config,
+                                  "-newkey", "ec",      "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                  "-nodes",  "-keyout", key,        "-subj",
+                                  subject};
+  if (ca.empty()) {
+    req.insert(req.end(), {"-x509", "-extensions", ext, "-days", "2", "-set_serial",
+                           std::to_string(serial), "-out", crt});
+    return Run(req);
+  }
+  req.insert(req.end(), {"-new", "-out", csr});
+  absl::Status s = Run(req);
   if (!s.ok()) return s;
   return Run({"openssl", "x509", "-req", "-in", csr, "-CA", absl::StrCat(dir, "/", ca, ".crt"),
               "-CAkey", absl::StrCat(dir, "/", ca, ".key"), "-set_serial", std::to_string(serial),
