@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/json_string.h"
 
 namespace rametcd {
 namespace {
@@ -26,37 +27,6 @@ const char* LevelName(LogLevel level) {
       return "error";
   }
   return "info";
-}
-
-// Appends `s` as a JSON string literal.
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xf]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 }  // namespace
@@ -78,12 +48,12 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   std::string line = absl::StrCat(
       R"({"level":")", LevelName(level), R"(","ts":")",
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), R"(","msg":)");
-  AppendJsonString(&line, msg);
+  AppendJsonString(msg, &line);
   for (const auto& [key, value] : fields) {
     line.push_back(',');
-    AppendJsonString(&line, key);
+    AppendJsonString(key, &line);
     line.push_back(':');
-    AppendJsonString(&line, value);
+    AppendJsonString(value, &line);
   }
   line.append("}\n");
   // One write per line; a short write on stderr is not worth a retry loop.

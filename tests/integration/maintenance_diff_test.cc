@@ -43,6 +43,20 @@ class MaintenanceDiffTest : public ::testing::Test {
   std::unique_ptr<Differential> d_;
 };
 
+// Raises or disarms NOSPACE for `member` on `server`.
+etcdserverpb::AlarmResponse SetNospace(const ServerProcess& server, uint64_t member,
+                                       etcdserverpb::AlarmRequest::AlarmAction action) {
+  auto stub = Maintenance::NewStub(server.channel());
+  etcdserverpb::AlarmRequest req;
+  req.set_action(action);
+  req.set_alarm(etcdserverpb::NOSPACE);
+  req.set_memberid(member);
+  etcdserverpb::AlarmResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_TRUE(stub->Alarm(&ctx, req, &resp).ok());
+  return resp;
+}
+
 void MaskStatus(etcdserverpb::StatusResponse* r) {
   r->clear_version();
   r->clear_dbsize();
@@ -131,15 +145,7 @@ TEST_F(MaintenanceDiffTest, AlarmsRaiseBlockAndDisarm) {
   const uint64_t etcd_id = MemberId(d_->etcd());
   const uint64_t ram_id = MemberId(d_->rametcd());
   for (auto [server, id] : {std::pair{&d_->etcd(), etcd_id}, std::pair{&d_->rametcd(), ram_id}}) {
-    auto stub = Maintenance::NewStub(server->channel());
-    etcdserverpb::AlarmRequest raise;
-    raise.set_action(etcdserverpb::AlarmRequest::ACTIVATE);
-    raise.set_alarm(etcdserverpb::NOSPACE);
-    raise.set_memberid(id);
-    etcdserverpb::AlarmResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(stub->Alarm(&ctx, raise, &resp).ok());
-    ASSERT_EQ(resp.alarms_size(), 1);
+    ASSERT_EQ(SetNospace(*server, id, etcdserverpb::AlarmRequest::ACTIVATE).alarms_size(), 1);
   }
   EXPECT_EQ(d_->Unary(&Maintenance::Stub::Alarm, get, mask), "");
   EXPECT_EQ(d_->Unary(&Maintenance::Stub::Status, etcdserverpb::StatusRequest(),
@@ -154,14 +160,7 @@ TEST_F(MaintenanceDiffTest, AlarmsRaiseBlockAndDisarm) {
   EXPECT_EQ(d_->Txn(txn), "");
 
   for (auto [server, id] : {std::pair{&d_->etcd(), etcd_id}, std::pair{&d_->rametcd(), ram_id}}) {
-    auto stub = Maintenance::NewStub(server->channel());
-    etcdserverpb::AlarmRequest disarm;
-    disarm.set_action(etcdserverpb::AlarmRequest::DEACTIVATE);
-    disarm.set_alarm(etcdserverpb::NOSPACE);
-    disarm.set_memberid(id);
-    etcdserverpb::AlarmResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(stub->Alarm(&ctx, disarm, &resp).ok());
+    EXPECT_EQ(SetNospace(*server, id, etcdserverpb::AlarmRequest::DEACTIVATE).alarms_size(), 1);
   }
   EXPECT_EQ(d_->Unary(&Maintenance::Stub::Alarm, get, mask), "");
   EXPECT_EQ(d_->Put(Put("a", "1")), "");
