@@ -11,15 +11,7 @@
 //   - rewriting etcd's snapshot through ReadEtcdBackend + WriteEtcdBackend keeps its hash.
 #include "snapshot/etcd_backend.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
