@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "base/crc32c.h"
 #include "base/etcd_errors.h"
 #include "base/logging.h"
@@ -318,10 +319,10 @@ void Store::Commit(WriteTxn& txn) {
   history_.Append(std::move(entry));
 }
 
-void Store::AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v) {
+void Store::AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v, bool attach) {
   const KeyVersion* live = entry.versions.empty() ? nullptr : entry.Live();
   const bool was_live = live != nullptr;
-  Reattach(key, was_live ? live->lease : 0, v.IsTombstone() ? 0 : v.lease);
+  Reattach(key, was_live ? live->lease : 0, v.IsTombstone() || !attach ? 0 : v.lease);
   if (was_live != !v.IsTombstone()) index_.AddLive(key, was_live ? -1 : 1);
   retained_bytes_ += VersionBytes(key, v);
   if (was_live) live_bytes_ -= VersionBytes(key, *live);
@@ -369,6 +370,37 @@ void Store::ApplyLogged(int64_t revision,
     AppendVersion(it->first, it->second, std::move(v));
   }
   revision_ = std::max(revision_, revision);
+}
+
+absl::Status Store::ApplyReplicated(int64_t revision, std::span<mvccpb::Event> events,
+                                    size_t* orphans) {
+  if (revision <= revision_ || events.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot apply revision ", revision, " with ",
+                                                      events.size(), " events at revision ",
+                                                      revision_));
+  }
+  WriteTxn txn(revision - 1);
+  for (mvccpb::Event& event : events) {
+    mvccpb::KeyValue& kv = *event.mutable_kv();
+    if (event.type() == mvccpb::Event::DELETE) {
+      auto found = entries_.find(kv.key());
+      if (found != entries_.end() && found->second.Live() != nullptr) {
+        Tombstone(txn, found->first, found->second);
+      }
+      continue;
+    }
+    auto [it, inserted] = entries_.try_emplace(kv.key());
+    if (inserted) index_.Insert(it->first, &it->second);
+    KeyVersion v = VersionFromLog(&kv);
+    v.mod_revision = revision;
+    const bool attach = v.lease == 0 || leases_.contains(v.lease);
+    if (!attach) ++*orphans;
+    AddEvent(txn, mvccpb::Event::PUT, it->first, &v, it->second.At(txn.begin));
+    AppendVersion(it->first, it->second, std::move(v), attach);
+    ++txn.changes;
+  }
+  Commit(txn);
+  return absl::OkStatus();
 }
 
 void Store::RebuildHistory() {

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,15 @@ class Store {
   // (events of one revision in key order). Keys attached to a lease not in `leases` keep its ID
   // but are not attached to anything (as etcd does); returns how many such keys there were.
   size_t FinishRestore(int64_t revision, int64_t compacted, const std::vector<int64_t>& leases);
+
+  // Live import (server/live_import.h): makes `revision` with exactly the changes another etcd
+  // made at that revision, as its watch reported them (PUT events carry the key's full new
+  // state, DELETE events the key), through the normal commit path: watch events, change log.
+  // Values are moved out of `events`. A PUT whose lease this store does not know keeps the ID
+  // but is attached to nothing (as etcd does for keys of a lost lease); `orphans` counts them.
+  // Errors: FailedPrecondition when `revision` is not above the store's revision or there are no
+  // events (nothing is changed then).
+  absl::Status ApplyReplicated(int64_t revision, std::span<mvccpb::Event> events, size_t* orphans);
 
   // A CRC32C of the MVCC state as of `revision` (0: current): every version a read at a
   // revision in (compaction point, `revision`] can see, in key order, with all its fields. Equal
@@ -180,7 +190,8 @@ class Store {
   // Recovery: refills the history ring with an event per retained version.
   void RebuildHistory();
   // Appends `v` as the newest version of `key`, keeping the live count and lease index right.
-  void AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v);
+  // `attach` false: the key keeps v.lease but is not attached to it.
+  void AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v, bool attach = true);
   // Appends a tombstone at the txn's revision to a live key.
   void Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry);
 
