@@ -286,6 +286,10 @@ absl::Status Reader::WalkPage(const PageRef& page, int depth, Walk* walk, WalkFn
   }
   const char* base = page.bytes.data();
   if (page.flags == kLeafPage) {
+    // bbolt writes each entry's key and value after the previous entry's. Requiring that bounds
+    // the work: overlapping entries could hand out one large value thousands of times, and nested
+    // inline buckets sharing bytes would make Check() walk 2^depth inline pages.
+    uint64_t data_end = elements_end;
     for (uint32_t i = 0; i < page.count && !walk->stop; ++i) {
       const uint64_t at = kPageHeaderSize + kElementSize * i;
       const uint32_t flags = LoadU32(base + at);
@@ -298,6 +302,12 @@ absl::Status Reader::WalkPage(const PageRef& page, int depth, Walk* walk, WalkFn
                                     "-byte value at offset ", start, ") extends past the page's ",
                                     page.bytes.size(), " bytes"));
       }
+      if (start < data_end) {
+        return Corrupt(page, absl::StrCat("leaf element ", i, " at offset ", start,
+                                          " overlaps the bytes before ", data_end,
+                                          " (elements, previous entries)"));
+      }
+      data_end = start + key_size + value_size;
       if ((flags & ~kBucketLeafFlag) != 0) {
         return Corrupt(page, absl::StrFormat("leaf element %d has unknown flags 0x%x", i, flags));
       }

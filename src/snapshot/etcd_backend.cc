@@ -65,10 +65,10 @@ std::string Printable(std::string_view key) {
   return out;
 }
 
-absl::Status BadEntry(const std::string& path, std::string_view bucket, std::string_view key,
+absl::Status BadEntry(std::string_view name, std::string_view bucket, std::string_view key,
                       std::string_view what) {
-  return absl::DataLossError(absl::StrCat(path, ": bucket \"", AbslView(bucket), "\" key \"",
-                                          Printable(key), "\": ", AbslView(what)));
+  return absl::DataLossError(absl::StrCat(AbslView(name), ": bucket \"", AbslView(bucket),
+                                          "\" key \"", Printable(key), "\": ", AbslView(what)));
 }
 
 absl::Status WriteKeys(const EtcdBackend& backend, bbolt::Writer* w) {
@@ -143,40 +143,47 @@ absl::Status WriteMembers(const EtcdBackend& backend, bbolt::Writer* w) {
   return absl::OkStatus();
 }
 
-absl::Status ReadKeys(const bbolt::Reader& reader, const std::string& path, EtcdBackend* out) {
-  mvccpb::KeyValue kv;
-  return reader.ForEach(kKeyBucket, [&](const bbolt::Reader::Entry& e) -> absl::Status {
-    if (e.is_bucket) return BadEntry(path, kKeyBucket, e.key, "a nested bucket");
+// Calls `fn` for every entry of `bucket`: etcd's buckets hold no nested buckets.
+absl::Status ForEachEntry(const bbolt::Reader& reader, std::string_view name,
+                          std::string_view bucket, bbolt::Reader::EntryFn fn) {
+  return reader.ForEach(bucket, [&](const bbolt::Reader::Entry& e) {
+    if (e.is_bucket) return BadEntry(name, bucket, e.key, "a nested bucket");
+    return fn(e);
+  });
+}
+
+absl::Status ReadKeys(const bbolt::Reader& reader, std::string_view name, EtcdBackend* out) {
+  return ForEachEntry(reader, name, kKeyBucket, [&](const bbolt::Reader::Entry& e) {
     EtcdBackend::KeyRecord r;
     if (absl::Status s = ParseRevisionKey(e.key, &r.main, &r.sub, &r.tombstone); !s.ok()) {
-      return BadEntry(path, kKeyBucket, e.key, std::string(s.message()));
+      return BadEntry(name, kKeyBucket, e.key, std::string(s.message()));
     }
     if (!out->keys.empty()) {
       const EtcdBackend::KeyRecord& p = out->keys.back();
       if (std::pair(r.main, r.sub) <= std::pair(p.main, p.sub)) {
-        return BadEntry(path, kKeyBucket, e.key, "a revision that repeats or goes back");
+        return BadEntry(name, kKeyBucket, e.key, "a revision that repeats or goes back");
       }
     }
     if (!r.kv.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
-      return BadEntry(path, kKeyBucket, e.key, "value is not an mvccpb.KeyValue");
+      return BadEntry(name, kKeyBucket, e.key, "value is not an mvccpb.KeyValue");
     }
     out->keys.push_back(std::move(r));
     return absl::OkStatus();
   });
 }
 
-absl::Status ReadMeta(const bbolt::Reader& reader, const std::string& path, EtcdBackend* out) {
+absl::Status ReadMeta(const bbolt::Reader& reader, std::string_view name, EtcdBackend* out) {
   int64_t finished = 0, scheduled = 0;
-  RETURN_IF_ERROR(reader.ForEach(kMetaBucket, [&](const bbolt::Reader::Entry& e) {
+  RETURN_IF_ERROR(ForEachEntry(reader, name, kMetaBucket, [&](const bbolt::Reader::Entry& e) {
     if (e.key == kConsistentIndexKey) {
-      if (e.value.size() != 8) return BadEntry(path, kMetaBucket, e.key, "value is not 8 bytes");
+      if (e.value.size() != 8) return BadEntry(name, kMetaBucket, e.key, "value is not 8 bytes");
       out->consistent_index = LoadBigEndian(e.value);
     } else if (e.key == kFinishedCompactKey || e.key == kScheduledCompactKey) {
       int64_t main, sub;
       bool tombstone;
       if (absl::Status s = ParseRevisionKey(e.value, &main, &sub, &tombstone);
           !s.ok() || tombstone) {
-        return BadEntry(path, kMetaBucket, e.key, "value is not a revision");
+        return BadEntry(name, kMetaBucket, e.key, "value is not a revision");
       }
       (e.key == kFinishedCompactKey ? finished : scheduled) = main;
     }
@@ -187,29 +194,35 @@ absl::Status ReadMeta(const bbolt::Reader& reader, const std::string& path, Etcd
   return absl::OkStatus();
 }
 
-absl::Status ReadLeases(const bbolt::Reader& reader, const std::string& path, EtcdBackend* out) {
-  return reader.ForEach(kLeaseBucket, [&](const bbolt::Reader::Entry& e) -> absl::Status {
+absl::Status ReadLeases(const bbolt::Reader& reader, std::string_view name, EtcdBackend* out) {
+  return ForEachEntry(reader, name, kLeaseBucket, [&](const bbolt::Reader::Entry& e) {
     leasepb::Lease pb;
-    if (e.is_bucket || e.key.size() != 8 ||
-        !pb.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
-      return BadEntry(path, kLeaseBucket, e.key, "not an 8-byte ID and a leasepb.Lease");
+    if (e.key.size() != 8 || !pb.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
+      return BadEntry(name, kLeaseBucket, e.key, "not an 8-byte ID and a leasepb.Lease");
     }
     if (static_cast<uint64_t>(pb.id()) != LoadBigEndian(e.key)) {
-      return BadEntry(path, kLeaseBucket, e.key, absl::StrCat("holds lease ", pb.id()));
+      return BadEntry(name, kLeaseBucket, e.key, absl::StrCat("holds lease ", pb.id()));
     }
     out->leases.push_back({pb.id(), pb.ttl()});
     return absl::OkStatus();
   });
 }
 
-absl::Status ReadMembers(const bbolt::Reader& reader, const std::string& path, EtcdBackend* out) {
-  return reader.ForEach(kMembersBucket, [&](const bbolt::Reader::Entry& e) -> absl::Status {
+absl::Status ReadMembers(const bbolt::Reader& reader, std::string_view name, EtcdBackend* out) {
+  return ForEachEntry(reader, name, kMembersBucket, [&](const bbolt::Reader::Entry& e) {
     absl::StatusOr<MemberRecord> m = DecodeMemberJson(e.value);
-    if (!m.ok()) return BadEntry(path, kMembersBucket, e.key, std::string(m.status().message()));
+    if (!m.ok()) return BadEntry(name, kMembersBucket, e.key, std::string(m.status().message()));
     if (MemberKey(m->id) != e.key) {
-      return BadEntry(path, kMembersBucket, e.key, absl::StrCat("holds member ", MemberKey(m->id)));
+      return BadEntry(name, kMembersBucket, e.key, absl::StrCat("holds member ", MemberKey(m->id)));
     }
     out->members.push_back(*std::move(m));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ReadCluster(const bbolt::Reader& reader, std::string_view name, EtcdBackend* out) {
+  return ForEachEntry(reader, name, kClusterBucket, [&](const bbolt::Reader::Entry& e) {
+    if (e.key == kClusterVersionKey) out->cluster_version = std::string(e.value);
     return absl::OkStatus();
   });
 }
@@ -265,28 +278,26 @@ absl::Status WriteEtcdBackend(const EtcdBackend& backend, const std::string& pat
 
 absl::StatusOr<EtcdBackend> ReadEtcdBackend(const std::string& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<bbolt::Reader> reader, bbolt::Reader::Open(path));
+  return ReadEtcdBackend(*reader, path);
+}
+
+absl::StatusOr<EtcdBackend> ReadEtcdBackend(const bbolt::Reader& reader, std::string_view name) {
   for (std::string_view required : {kKeyBucket, kMetaBucket}) {
-    ASSIGN_OR_RETURN(bool found, reader->HasBucket(required));
+    ASSIGN_OR_RETURN(bool found, reader.HasBucket(required));
     if (!found) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": not an etcd backend: no \"", AbslView(required), "\" bucket"));
+      return absl::DataLossError(absl::StrCat(AbslView(name), ": not an etcd backend: no \"",
+                                              AbslView(required), "\" bucket"));
     }
   }
   EtcdBackend out;
   out.cluster_version.clear();
-  RETURN_IF_ERROR(ReadKeys(*reader, path, &out));
-  RETURN_IF_ERROR(ReadMeta(*reader, path, &out));
+  RETURN_IF_ERROR(ReadKeys(reader, name, &out));
+  RETURN_IF_ERROR(ReadMeta(reader, name, &out));
   for (auto [bucket, read] :
-       {std::pair{kLeaseBucket, &ReadLeases}, std::pair{kMembersBucket, &ReadMembers}}) {
-    ASSIGN_OR_RETURN(bool found, reader->HasBucket(bucket));
-    if (found) RETURN_IF_ERROR(read(*reader, path, &out));
-  }
-  ASSIGN_OR_RETURN(bool has_cluster, reader->HasBucket(kClusterBucket));
-  if (has_cluster) {
-    RETURN_IF_ERROR(reader->ForEach(kClusterBucket, [&](const bbolt::Reader::Entry& e) {
-      if (e.key == kClusterVersionKey) out.cluster_version = std::string(e.value);
-      return absl::OkStatus();
-    }));
+       {std::pair{kLeaseBucket, &ReadLeases}, std::pair{kMembersBucket, &ReadMembers},
+        std::pair{kClusterBucket, &ReadCluster}}) {
+    ASSIGN_OR_RETURN(bool found, reader.HasBucket(bucket));
+    if (found) RETURN_IF_ERROR(read(reader, name, &out));
   }
   return out;
 }

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bbolt/reader.h"
 #include "etcd/api/mvccpb/kv.pb.h"
 #include "snapshot/member_json.h"
 
@@ -77,6 +78,9 @@ absl::Status WriteEtcdBackend(const EtcdBackend& backend, const std::string& pat
 // damaged file or entries that are not etcd's encodings (naming bucket and entry), NotFound for
 // a missing file.
 absl::StatusOr<EtcdBackend> ReadEtcdBackend(const std::string& path);
+// The same from an opened bbolt file (e.g. Reader::FromBytes); `name` stands for the file in
+// error messages. Errors: DataLoss.
+absl::StatusOr<EtcdBackend> ReadEtcdBackend(const bbolt::Reader& reader, std::string_view name);
 
 }  // namespace rametcd::snapshot
 

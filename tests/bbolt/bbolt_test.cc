@@ -1,7 +1,8 @@
 // Unit tests of the bbolt Writer and Reader: round trips of every tree shape (empty and inline
 // buckets, many leaves and branch levels, overflow pages, deep trees of long keys, 100k keys,
 // other page sizes), rejected input, write faults, and damaged files (every truncation, byte flips
-// in every page, random garbage) that must give an error or a correct read and never a crash.
+// in every page, random garbage) that must give an error or a correct read and never a crash, and
+// regressions for damage that made the Reader's work unbounded (tests/fuzz fuzzes it further).
 // Where etcdctl is installed, files we write pass real bbolt's consistency check (`etcdctl
 // snapshot status` runs Tx.Check) with the hash we compute, and a real etcd 3.4 snapshot reads
 // back as etcd serves it.
@@ -621,6 +622,79 @@ TEST(BboltTest, RandomGarbageNeverCrashes) {
     }
   }
   EXPECT_GT(errors, 1000u);
+}
+
+// --- Regressions: inputs that made the Reader do unbounded work ----------------------------------
+
+// `model` written with a root page per bucket, and the leaf of bucket `bucket` (one page) patched
+// by `patch`, which gets the page's first byte.
+template <typename Patch>
+std::string WriteAndPatchLeaf(const Model& model, const std::string& bucket, Patch patch) {
+  auto bytes = WriteToMemory(model, {.inline_small_buckets = false});
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  auto reader = Reader::FromBytes(*bytes, "p.db");
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  const uint64_t leaf = BucketRoot(**reader, *bytes, bucket);
+  EXPECT_EQ(PageAt(*bytes, leaf).flags, kLeafPage);
+  patch(bytes->data() + leaf * 4096);
+  return *bytes;
+}
+
+// Entries whose bytes overlap (bbolt writes each key and value after the previous one): with them,
+// a few pages could hand out one large value thousands of times.
+TEST(BboltTest, OverlappingEntriesAreDamage) {
+  const Model model = {{"a", {{"k1", std::string(3000, 'v')}, {"k2", "w"}}}};
+  const std::string bytes = WriteAndPatchLeaf(model, "a", [](char* page) {
+    // Entry 1 becomes key "k1v" and the 2999 bytes after it: inside entry 0's value.
+    char* e1 = page + kPageHeaderSize + kElementSize;
+    const char* k0 = page + kPageHeaderSize + LoadU32(page + kPageHeaderSize + 4);
+    StoreU32(e1 + 4, static_cast<uint32_t>(k0 - e1));
+    StoreU32(e1 + 8, 3);
+    StoreU32(e1 + 12, 2999);
+  });
+  auto read = ReadAndCheck(bytes);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(read.status().message().find("overlaps"), absl::string_view::npos) << read.status();
+}
+
+// A bucket value holding an inline bucket whose two entries ("a" and "ba") are both buckets with
+// the same bytes as their value, `depth` times over.
+std::string FanOutBucketValue(int depth) {
+  std::string value;
+  AppendBucketHeader(0, 0, &value);
+  value.append(kPageHeaderSize, '\0');
+  EncodePageHeader({.flags = kLeafPage}, value.data() + kBucketHeaderSize);
+  for (int level = 0; level < depth; ++level) {
+    std::string page(kPageHeaderSize + 2 * kElementSize, '\0');
+    EncodePageHeader({.flags = kLeafPage, .count = 2}, page.data());
+    const uint32_t data = static_cast<uint32_t>(page.size());  // "ba" then the shared value
+    for (uint32_t i = 0; i < 2; ++i) {
+      char* e = page.data() + kPageHeaderSize + kElementSize * i;
+      const uint32_t key_at = i == 0 ? data + 1 : data;
+      StoreU32(e, kBucketLeafFlag);
+      StoreU32(e + 4, key_at - static_cast<uint32_t>(kPageHeaderSize + kElementSize * i));
+      StoreU32(e + 8, i == 0 ? 1 : 2);
+      StoreU32(e + 12, static_cast<uint32_t>(value.size()));
+    }
+    std::string next;
+    AppendBucketHeader(0, 0, &next);
+    value = next + page + "ba" + value;
+  }
+  return value;
+}
+
+// Nested inline buckets sharing their bytes, 40 levels: Check() walked 2^40 inline pages.
+TEST(BboltTest, NestedBucketsSharingBytesAreDamageNotAHang) {
+  const Model model = {{"n", {{"child", FanOutBucketValue(40)}}}};
+  const std::string bytes = WriteAndPatchLeaf(model, "n", [](char* page) {
+    StoreU32(page + kPageHeaderSize, kBucketLeafFlag);  // "child" is a nested bucket
+  });
+  auto reader = Reader::FromBytes(bytes, "fanout.db");
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::Status s = (*reader)->Check();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("overlaps"), absl::string_view::npos) << s;
 }
 
 // --- A real etcd 3.4 snapshot -------------------------------------------------------------------
