@@ -11,8 +11,6 @@
 //   - rewriting etcd's snapshot through ReadEtcdBackend + WriteEtcdBackend keeps its hash.
 #include "snapshot/etcd_backend.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -34,6 +32,7 @@
 #include "mvcc/store.h"
 #include "snapshot/backend_from_store.h"
 #include "snapshot/etcd_tools.h"
+#include "snapshot/snapshot_file.h"
 #include "support/server_process.h"
 
 namespace rametcd::snapshot {
@@ -55,22 +54,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Appends the sha256 of the file's content, as `etcdctl snapshot save` does.
-void AppendSha256(const std::string& path) {
-  const std::string bytes = ReadFile(path);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ASSERT_NE(ctx, nullptr);
-  ASSERT_EQ(EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr), 1);
-  ASSERT_EQ(EVP_DigestUpdate(ctx, bytes.data(), bytes.size()), 1);
-  ASSERT_EQ(EVP_DigestFinal_ex(ctx, digest, &len), 1);
-  EVP_MD_CTX_free(ctx);
-  ASSERT_EQ(len, 32u);
-  std::ofstream(path, std::ios::binary | std::ios::app)
-      .write(reinterpret_cast<const char*>(digest), len);
 }
 
 // --- The history --------------------------------------------------------------------------------
@@ -447,12 +430,16 @@ TEST_F(EtcdBackendTest, EtcdctlRestoresOurSnapshotAndEtcdServesTheStore) {
   CommandResult no_hash = restore(dir_.path() + "/no-hash");
   EXPECT_NE(no_hash.exit_code, 0);
   EXPECT_NE(no_hash.output.find("missing hash"), std::string::npos) << no_hash.output;
-  AppendSha256(path);
+  ASSERT_TRUE(AppendSha256Trailer(path).ok());
+  auto trailer = VerifySha256Trailer(path);
+  ASSERT_TRUE(trailer.ok()) << trailer.status();
+  EXPECT_TRUE(*trailer);
   {
     std::string damaged = ReadFile(path);
     damaged[5 * 4096 + 100] ^= 1;
     const std::string damaged_path = dir_.path() + "/damaged.db";
     std::ofstream(damaged_path, std::ios::binary) << damaged;
+    EXPECT_EQ(VerifySha256Trailer(damaged_path).status().code(), absl::StatusCode::kDataLoss);
     CommandResult r = RunCommand({"etcdctl", "snapshot", "restore", damaged_path, "--data-dir",
                                   dir_.path() + "/damaged", "--name", "x", "--initial-cluster",
                                   "x=" + peer, "--initial-advertise-peer-urls", peer});

@@ -1,12 +1,15 @@
-// The subcommands of `rametcd-recover`: verify, dump, repair and compact (see commands.h).
+// The subcommands of `rametcd-recover`: verify, dump, repair, compact, export-etcd-snapshot and
+// import-etcd (see commands.h).
 //
-// All of them read the data dir through the WAL library (layout.h, file_scan.h, checkpoint.h),
-// so they see the files exactly as the server's recovery does. verify and repair share one
-// analysis (AnalyzeStream) of what is wrong with each file; repair cuts each damaged log segment
-// at its first problem after copying it to a backup directory.
+// All of them read the data dir through the WAL library (layout.h, file_scan.h, checkpoint.h,
+// recovery.h), so they see the files exactly as the server's recovery does. verify and repair
+// share one analysis (AnalyzeStream) of what is wrong with each file; repair cuts each damaged
+// log segment at its first problem after copying it to a backup directory. The migration
+// commands convert through snapshot/ (etcd's backend file) and migrate/ (the WAL written from it).
 #include "tools/recover/commands.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,20 +29,30 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/absl_view.h"
 #include "base/status_macros.h"
 #include "google/protobuf/util/json_util.h"
+#include "lease/lessor.h"
+#include "migrate/data_dir_from_backend.h"
 #include "mvcc/resource_prefix.h"
+#include "mvcc/store.h"
 #include "rametcd/wal/record.pb.h"
+#include "snapshot/backend_from_store.h"
+#include "snapshot/etcd_backend.h"
+#include "snapshot/snapshot_file.h"
 #include "wal/checkpoint.h"
 #include "wal/data_dir.h"
 #include "wal/file_scan.h"
 #include "wal/file_util.h"
 #include "wal/frame.h"
 #include "wal/layout.h"
+#include "wal/recovery.h"
 #include "wal/stream_reader.h"
 
 namespace rametcd::recover {
@@ -85,11 +98,12 @@ absl::StatusOr<std::vector<StreamFiles>> ListDataDir(const std::string& data_dir
 }
 
 // For the commands that change files: checks and lists `data_dir` and takes the server's lock
-// on it (held until `*dir` is destroyed). On failure prints why and returns the exit code.
+// on it (held until `*dir` is destroyed); with `create`, a missing `data_dir` is created. On
+// failure prints why and returns the exit code.
 std::optional<int> HoldDataDir(const std::string& data_dir, std::ostream& err,
                                std::unique_ptr<wal::DataDir>* dir,
-                               std::vector<StreamFiles>* streams) {
-  if (absl::Status s = CheckDataDir(data_dir); !s.ok()) {
+                               std::vector<StreamFiles>* streams, bool create = false) {
+  if (absl::Status s = CheckDataDir(data_dir); !s.ok() && !(create && absl::IsNotFound(s))) {
     PrintError(err, s.message());
     return kExitUnreadable;
   }
@@ -410,6 +424,94 @@ absl::StatusOr<std::string> RecordJson(const std::string& stream, const std::str
   return line;
 }
 
+// ---------------------------------------------------------------------------------------------
+// export-etcd-snapshot and import-etcd
+
+// "none" for a store that was never compacted (-1), else the revision.
+std::string CompactRevisionText(int64_t compacted) {
+  return compacted < 0 ? "none" : absl::StrCat(compacted);
+}
+
+// The parent directory of `path`, for fsync after a rename.
+std::string ParentDir(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+// The membership an exported snapshot records: etcd's default member (what `etcd` without flags
+// runs as: name "default", peer URL http://localhost:2380, and the ID etcd derives from them and
+// the default cluster token). `etcdctl snapshot restore` replaces it with its own flags' anyway.
+snapshot::ClusterInfo DefaultCluster(int64_t revision) {
+  snapshot::ClusterInfo cluster;
+  cluster.members.push_back(
+      {0x8e9e05c52164694dull, "default", {"http://localhost:2380"}, {"http://localhost:2379"}});
+  cluster.consistent_index = static_cast<uint64_t>(revision);
+  return cluster;
+}
+
+// Writes `backend` with its sha256 trailer as `file`, through `file`.tmp and a rename.
+absl::Status WriteSnapshotFile(const snapshot::EtcdBackend& backend, const std::string& file) {
+  const std::string tmp = file + ".tmp";
+  absl::Status s = snapshot::WriteEtcdBackend(backend, tmp);
+  if (s.ok()) s = snapshot::AppendSha256Trailer(tmp);
+  if (s.ok() && std::rename(tmp.c_str(), file.c_str()) != 0) {
+    s = absl::InternalError(absl::StrCat("rename ", tmp, " to ", file, ": ", std::strerror(errno)));
+  }
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return wal::SyncDir(ParentDir(file));
+}
+
+// The exit code for a failure to read or convert an input: damage is 3, access problems 4.
+int InputFailureCode(const absl::Status& s) {
+  return absl::IsDataLoss(s) || absl::IsInvalidArgument(s) ? kExitCorrupt : kExitUnreadable;
+}
+
+// `s`'s message, prefixed with `path` unless it names it already.
+std::string NamingFile(const std::string& path, const absl::Status& s) {
+  const absl::string_view message = s.message();
+  if (absl::StrContains(message, path)) return std::string(message);
+  return absl::StrCat(path, ": ", message);
+}
+
+// Opens `path` with a shared flock, which fails while an etcd (bbolt holds an exclusive one)
+// has the file open: its db is then changing under us. The lock is held until the fd is closed.
+absl::StatusOr<int> OpenSharedLocked(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int error = errno;
+    const std::string message = absl::StrCat("cannot open ", path, ": ", std::strerror(error));
+    return error == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
+  }
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::UnavailableError(
+          absl::StrCat(path,
+                       " is locked by a running etcd: stop it first, or import a snapshot taken "
+                       "with `etcdctl snapshot save`"));
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot lock ", path, ": ", std::strerror(error)));
+  }
+  return fd;
+}
+
+// Reads an etcd snapshot or backend file, checking its sha256 trailer if it has one.
+absl::StatusOr<snapshot::EtcdBackend> ReadEtcdFile(const std::string& path, bool* had_trailer) {
+  ASSIGN_OR_RETURN(const int fd, OpenSharedLocked(path));
+  absl::Cleanup close_fd = [fd] { ::close(fd); };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+  }
+  ASSIGN_OR_RETURN(*had_trailer, snapshot::VerifySha256Trailer(path));
+  return snapshot::ReadEtcdBackend(path);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -678,6 +780,82 @@ int Compact(const std::string& data_dir, std::optional<int64_t> revision, std::o
   }
   out << "compacted at revision " << compacted << " (store revision " << store_revision
       << "): " << total_before << " bytes -> " << total_after << " bytes\n";
+  return kExitOk;
+}
+
+int ExportEtcdSnapshot(const std::string& data_dir, const std::string& file, bool force,
+                       std::ostream& out, std::ostream& err) {
+  const absl::Time start = absl::Now();
+  std::error_code ec;
+  if (!force && fs::exists(file, ec)) {
+    PrintError(err, absl::StrCat(file, " exists; pass --force to replace it"));
+    return kExitUsage;
+  }
+  std::unique_ptr<wal::DataDir> lock;
+  std::vector<StreamFiles> streams;
+  if (auto code = HoldDataDir(data_dir, err, &lock, &streams)) return *code;
+  if (streams.empty()) {
+    PrintError(err, absl::StrCat(data_dir, " holds no rametcd data (no streams under ",
+                                 wal::WalDir(data_dir), "); nothing was exported"));
+    return kExitUnreadable;
+  }
+  mvcc::Store store;
+  lease::Lessor lessor(lease::Lessor::Options{}, &store);
+  auto recovered =
+      wal::Recover({wal::WalDir(data_dir), /*skip_damaged=*/false}, &store, &lessor, absl::Now());
+  if (!recovered.ok()) {
+    PrintError(err, absl::StrCat(recovered.status().message(),
+                                 "; nothing was exported (see `rametcd-recover verify`)"));
+    return absl::IsDataLoss(recovered.status()) ? kExitCorrupt : kExitUnreadable;
+  }
+  const snapshot::EtcdBackend backend =
+      snapshot::BackendFromStore(store, lessor, absl::Now(), DefaultCluster(store.revision()));
+  if (absl::Status s = WriteSnapshotFile(backend, file); !s.ok()) {
+    PrintError(err, absl::StrCat(s.message(), "; nothing was exported"));
+    return kExitUnreadable;
+  }
+  out << "exported " << data_dir << " to " << file << ": " << recovered->keys << " keys ("
+      << backend.keys.size() << " versions), revision " << store.revision() << ", compact revision "
+      << CompactRevisionText(store.compacted_revision()) << ", " << backend.leases.size()
+      << " leases, " << FileSize(file) << " bytes, in " << absl::FormatDuration(absl::Now() - start)
+      << "\n";
+  return kExitOk;
+}
+
+int ImportEtcd(const std::string& data_dir, const std::string& from, std::ostream& out,
+               std::ostream& err) {
+  const absl::Time start = absl::Now();
+  std::unique_ptr<wal::DataDir> lock;
+  std::vector<StreamFiles> streams;
+  if (auto code = HoldDataDir(data_dir, err, &lock, &streams, /*create=*/true)) return *code;
+  if (!streams.empty()) {
+    PrintError(err,
+               absl::StrCat(data_dir, " already holds data (", streams.size(), " streams under ",
+                            wal::WalDir(data_dir), "); import-etcd only fills an empty data dir"));
+    return kExitUsage;
+  }
+  bool had_trailer = false;
+  auto backend = ReadEtcdFile(from, &had_trailer);
+  if (!backend.ok()) {
+    PrintError(err, absl::StrCat(NamingFile(from, backend.status()), "; nothing was imported"));
+    return InputFailureCode(backend.status());
+  }
+  auto written = migrate::WriteWalFromBackend(*backend, wal::WalDir(data_dir));
+  if (!written.ok()) {
+    // InvalidArgument: records etcd never writes; otherwise the data dir's own I/O failed.
+    PrintError(err, absl::StrCat(absl::IsInvalidArgument(written.status())
+                                     ? NamingFile(from, written.status())
+                                     : std::string(written.status().message()),
+                                 "; nothing was imported"));
+    return InputFailureCode(written.status());
+  }
+  out << "imported " << from
+      << (had_trailer ? " (etcd snapshot, sha256 verified)" : " (etcd backend, no sha256 trailer)")
+      << " into " << data_dir << ": " << written->keys << " keys (" << written->versions
+      << " versions), revision " << written->revision << ", compact revision "
+      << CompactRevisionText(written->compacted) << ", " << written->leases << " leases, "
+      << written->streams << " streams, " << written->bytes << " bytes, in "
+      << absl::FormatDuration(absl::Now() - start) << "\n";
   return kExitOk;
 }
 

@@ -1,9 +1,12 @@
-// rametcd-recover: offline inspection and repair of a rametcd data dir's WAL.
+// rametcd-recover: offline inspection and repair of a rametcd data dir's WAL, and offline
+// migration between etcd and rametcd.
 //
 //   rametcd-recover verify DIR
 //   rametcd-recover dump DIR [--prefix P] [--json]
 //   rametcd-recover repair DIR [--backup-dir B]
 //   rametcd-recover compact DIR [--revision R]
+//   rametcd-recover export-etcd-snapshot DIR FILE [--force]
+//   rametcd-recover import-etcd DIR --from FILE
 //
 // This file parses the command line (flags as --name VALUE or --name=VALUE) and runs the command
 // (commands.h). Unknown commands or flags print the usage to stderr and exit 2.
@@ -30,15 +33,18 @@ constexpr std::string_view kUsage =
     "  dump     print every record in stream order\n"
     "  repair   back up and truncate damaged log segments\n"
     "  compact  rewrite every stream as one compacted checkpoint\n"
+    "  export-etcd-snapshot  write DIR's state as an etcd 3.4 snapshot file (etcdctl restores it)\n"
+    "  import-etcd           fill an empty DIR from an etcd snapshot or a stopped etcd's db\n"
     "\n"
     "Run `rametcd-recover COMMAND --help` for a command's flags.\n"
-    "Exit codes: 0 ok, 1 torn tails only (verify), 2 usage, 3 corruption, 4 unreadable or locked "
-    "data dir.\n";
+    "Exit codes: 0 ok, 1 torn tails only (verify), 2 usage or refusal to overwrite, 3 corruption "
+    "(of DIR or of the etcd file to import), 4 unreadable, unwritable or locked files.\n";
 
 struct Command {
   std::string_view help;
   std::vector<std::string_view> value_flags;
   std::vector<std::string_view> bool_flags;
+  std::vector<std::string_view> operands = {"DIR"};  // positional arguments, all required
 };
 
 const std::map<std::string_view, Command>& Commands() {
@@ -88,6 +94,39 @@ const std::map<std::string_view, Command>& Commands() {
         "read or is in use.\n",
         {"revision"},
         {}}},
+      {"export-etcd-snapshot",
+       {"Usage: rametcd-recover export-etcd-snapshot DIR FILE [--force]\n"
+        "\n"
+        "Writes the state of the data dir DIR as an etcd 3.4 snapshot FILE (etcd's bbolt backend "
+        "with the sha256 trailer of `etcdctl snapshot save`): every key version etcd would "
+        "retain, the compaction point, the revision and the leases with their granted TTLs. DIR "
+        "is loaded as the server loads it on start (torn tails are cut off). Takes the data "
+        "dir's lock: the server must be stopped. The snapshot's membership is etcd's default "
+        "member (\"default\", http://localhost:2380); `etcdctl snapshot restore FILE --name N "
+        "--initial-cluster ... --initial-advertise-peer-urls ... --data-dir D` replaces it with "
+        "its own. FILE is written as FILE.tmp and renamed when complete.\n"
+        "  --force  replace FILE if it exists (without it, an existing FILE is an error)\n"
+        "Exit codes: 0 done; 2 bad arguments or FILE exists; 3 DIR is damaged (run verify); 4 "
+        "DIR holds no rametcd data, DIR or FILE cannot be read or written, or DIR is in use.\n",
+        {},
+        {"force"},
+        {"DIR", "FILE"}}},
+      {"import-etcd",
+       {"Usage: rametcd-recover import-etcd DIR --from FILE\n"
+        "\n"
+        "Creates the data dir DIR (or fills an empty one) from FILE: an etcd snapshot "
+        "(`etcdctl snapshot save`; its sha256 trailer is checked when present) or the "
+        "member/snap/db of a stopped etcd. Every key version etcd retained, the compaction point "
+        "(a compaction etcd had not finished is finished), the revision and the leases come "
+        "over; leases get their full TTL again when rametcd starts, as on an etcd restart. "
+        "Takes the data dir's lock; writes everything or nothing.\n"
+        "  --from FILE  the etcd snapshot or backend file to import\n"
+        "Exit codes: 0 done; 2 bad arguments or DIR already holds data; 3 FILE is damaged, "
+        "truncated or not an etcd file (DIR is left without data); 4 FILE or DIR cannot be "
+        "read or written, DIR is in use, or FILE is held by a running etcd.\n",
+        {"from"},
+        {},
+        {"DIR"}}},
   };
   return *commands;
 }
@@ -155,8 +194,11 @@ int Main(int argc, char** argv) {
       return UsageError("unknown flag " + arg + " for " + std::string(name), command.help);
     }
   }
-  if (positional.size() != 1) {
-    return UsageError(positional.empty() ? "missing DIR" : "too many arguments", command.help);
+  if (positional.size() < command.operands.size()) {
+    return UsageError("missing " + std::string(command.operands[positional.size()]), command.help);
+  }
+  if (positional.size() > command.operands.size()) {
+    return UsageError("too many arguments", command.help);
   }
   const std::string& dir = positional[0];
 
@@ -181,6 +223,11 @@ int Main(int argc, char** argv) {
       revision = r;
     }
     code = Compact(dir, revision, std::cout, std::cerr);
+  } else if (name == "export-etcd-snapshot") {
+    code = ExportEtcdSnapshot(dir, positional[1], flags["force"] == "true", std::cout, std::cerr);
+  } else if (name == "import-etcd") {
+    if (flags["from"].empty()) return UsageError("missing --from FILE", command.help);
+    code = ImportEtcd(dir, flags["from"], std::cout, std::cerr);
   }
   std::cout.flush();
   return code;
