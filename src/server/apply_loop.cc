@@ -11,6 +11,7 @@
 namespace rametcd::server {
 
 absl::Status ApplyLoop::Engine::AdmitWrite(int64_t added_bytes) {
+  if (!read_only.empty()) return absl::FailedPreconditionError(read_only);
   if (added_bytes > 0) {
     if (alarms.Has(etcdserverpb::NOSPACE)) return etcd_errors::NoSpace();
     if (quota_bytes >= 0 && store.retained_bytes() + added_bytes > quota_bytes) {
@@ -91,8 +92,9 @@ void ApplyLoop::Run() {
       absl::MutexLock lock(&mu_);
       // With compaction work left, take whatever is queued without waiting.
       if (!store_.compaction_pending()) {
-        mu_.AwaitWithDeadline(absl::Condition(this, &ApplyLoop::HasWorkLocked),
-                              std::min(next_tick, lessor_.NextExpiry()));
+        mu_.AwaitWithDeadline(
+            absl::Condition(this, &ApplyLoop::HasWorkLocked),
+            engine.read_only.empty() ? std::min(next_tick, lessor_.NextExpiry()) : next_tick);
       }
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
@@ -112,7 +114,9 @@ void ApplyLoop::Run() {
     batch.clear();
     // Each revocation is one revision: deliver it before the next.
     const absl::Time now = absl::Now();
-    for (size_t i = 0; i < options_.expire_batch && lessor_.ExpireDue(now, 1) == 1; ++i) {
+    for (size_t i = 0;
+         engine.read_only.empty() && i < options_.expire_batch && lessor_.ExpireDue(now, 1) == 1;
+         ++i) {
       hub_.Dispatch();
     }
     if (store_.compaction_pending()) store_.CompactSome(options_.compaction_step_keys);

@@ -19,6 +19,7 @@
 #define RAMETCD_SERVER_APPLY_LOOP_H_
 
 #include <cstddef>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -46,6 +47,10 @@ class ApplyLoop {
     // The space quota (Options::quota_bytes) and the member that raises NOSPACE.
     int64_t quota_bytes = -1;
     uint64_t member_id = 0;
+    // Non-empty while this member follows another etcd (server/live_import.h) and has not been
+    // promoted: every write is refused with this message and leases do not expire (the source
+    // decides when they end).
+    std::string read_only;
     // Requests served, for /metrics; counted on the loop thread, which also reads them.
     struct Counters {
       uint64_t ranges = 0;
@@ -55,10 +60,10 @@ class ApplyLoop {
       uint64_t slow_applies = 0;
     } counters;
 
-    // Whether a write may be accepted now: not while the WAL is failed or backlogged, and for
-    // writes that add data (puts, txns with puts, lease grants; `added_bytes` > 0: about how
-    // many) not while NOSPACE is raised. A write that would take the data past the space quota
-    // raises NOSPACE and is refused, as etcd does.
+    // Whether a write may be accepted now: not while read-only, nor while the WAL is failed or
+    // backlogged, and for writes that add data (puts, txns with puts, lease grants; `added_bytes` >
+    // 0: about how many) not while NOSPACE is raised. A write that would take the data past the
+    // space quota raises NOSPACE and is refused, as etcd does.
     absl::Status AdmitWrite(int64_t added_bytes);
     // Runs `finish` with `status` once the response may be sent: at once, or after every
     // fsync-mode change committed so far is on disk (with the WAL's error if that failed).

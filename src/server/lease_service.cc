@@ -30,6 +30,10 @@ class KeepAliveReactor final
       return;
     }
     bool queued = loop_->Submit([this](ApplyLoop::Engine& engine) {
+      if (!engine.read_only.empty()) {
+        Finish(ToGrpcStatus(absl::FailedPreconditionError(engine.read_only)));
+        return;
+      }
       response_.Clear();
       response_.set_id(request_.id());
       response_.set_ttl(engine.lessor.KeepAlive(request_.id(), absl::Now()));

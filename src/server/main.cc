@@ -1,5 +1,5 @@
 // rametcd: an in-memory etcd v3 server. Parses flags, starts the server, and stops it cleanly on
-// SIGINT or SIGTERM.
+// SIGINT or SIGTERM. SIGUSR1 promotes a live import (--import-from).
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,19 +17,19 @@
 
 namespace {
 
-// The stop signals are caught by a process-wide handler that writes the signal number to a pipe
+// The signals are caught by a process-wide handler that writes the signal number to a pipe
 // main() reads: whichever thread the kernel picks, the process never dies of the default action.
-int g_stop_pipe[2] = {-1, -1};
+int g_signal_pipe[2] = {-1, -1};
 
-void OnStopSignal(int signal_number) {
+void OnSignal(int signal_number) {
   const unsigned char byte = static_cast<unsigned char>(signal_number);
-  [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], &byte, 1);
+  [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
 }
 
-// Returns the first stop signal received.
-int WaitForStopSignal() {
+// Returns the next signal received.
+int WaitForSignal() {
   unsigned char byte = 0;
-  while (::read(g_stop_pipe[0], &byte, 1) != 1) {
+  while (::read(g_signal_pipe[0], &byte, 1) != 1) {
   }
   return byte;
 }
@@ -65,13 +65,14 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
 
-  CHECK(::pipe2(g_stop_pipe, O_CLOEXEC) == 0);
+  CHECK(::pipe2(g_signal_pipe, O_CLOEXEC) == 0);
   struct sigaction action {};
-  action.sa_handler = OnStopSignal;
+  action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGUSR1, &action, nullptr);
   // A client that disconnects mid-write must not kill the process.
   signal(SIGPIPE, SIG_IGN);
 
@@ -81,7 +82,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rametcd: %s\n", std::string(status.message()).c_str());
     return 1;
   }
-  const int signal_number = WaitForStopSignal();
+  int signal_number = WaitForSignal();
+  for (; signal_number == SIGUSR1; signal_number = WaitForSignal()) {
+    rametcd::Log(LogLevel::kInfo, "received SIGUSR1: promoting the live import");
+    if (absl::Status status = server.Promote(); !status.ok()) {
+      rametcd::Log(LogLevel::kError, "cannot promote", {{"error", std::string(status.message())}});
+    }
+  }
   rametcd::Log(LogLevel::kInfo, "received signal; shutting down",
                {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   server.Stop();

@@ -112,6 +112,14 @@ FlagSpec StringFlag(std::string help, std::string Options::*member) {
             return absl::OkStatus();
           }};
 }
+// A flag that sets a string in one of the Options' groups.
+template <typename Group>
+FlagSpec GroupStringFlag(std::string help, Group Options::*group, std::string Group::*member) {
+  return {false, std::move(help), [group, member](ParseState& p, const std::string& v) {
+            p.cl.options.*group.*member = v;
+            return absl::OkStatus();
+          }};
+}
 
 // A flag that sets an int64 member to a positive value.
 FlagSpec PositiveFlag(std::string name, std::string help, int64_t Options::*member) {
@@ -127,10 +135,11 @@ FlagSpec DurationFlag(std::string name, std::string help, absl::Duration Options
 }
 
 FlagSpec TlsFileFlag(std::string help, std::string TlsFiles::*member) {
-  return {false, std::move(help), [member](ParseState& p, const std::string& v) {
-            p.cl.options.client_tls.*member = v;
-            return absl::OkStatus();
-          }};
+  return GroupStringFlag(std::move(help), &Options::client_tls, member);
+}
+
+FlagSpec ImportFlag(std::string help, std::string ImportSource::*member) {
+  return GroupStringFlag(std::move(help), &Options::import_from, member);
 }
 
 const std::map<std::string, FlagSpec>& Flags() {
@@ -178,6 +187,23 @@ const std::map<std::string, FlagSpec>& Flags() {
           p.cl.options.client_tls.client_cert_auth = v == "true";
           return absl::OkStatus();
         }}},
+      {"import-from",
+       {false,
+        "Live import: copy the etcd at this http:// or https:// client URL (into an empty "
+        "--data-dir) and follow its changes at their original revisions, serving reads and "
+        "refusing writes until promoted with SIGUSR1 (see the README's cut-over runbook).",
+        [](ParseState& p, const std::string& v) -> absl::Status {
+          ASSIGN_OR_RETURN(ListenUrl url, ParseListenUrl(v));
+          p.cl.options.import_from.url = v;
+          p.cl.options.import_from.endpoint = std::move(url);
+          return absl::OkStatus();
+        }}},
+      {"import-cacert", ImportFlag("CA bundle that verifies the --import-from etcd's certificate "
+                                   "(default: the system's roots).",
+                                   &ImportSource::cacert)},
+      {"import-cert",
+       ImportFlag("Client certificate for the --import-from etcd.", &ImportSource::cert)},
+      {"import-key", ImportFlag("Client key for the --import-from etcd.", &ImportSource::key)},
       {"quota-backend-bytes",
        {false,
         "Space quota of the data in memory, in bytes: past it the NOSPACE alarm is raised (0: "
@@ -438,6 +464,14 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv,
   }
   if (tls.client_cert_auth && tls.trusted_ca_file.empty()) {
     return absl::InvalidArgumentError("--client-cert-auth needs --trusted-ca-file");
+  }
+  const ImportSource& source = cl.options.import_from;
+  if (source.cert.empty() != source.key.empty()) {
+    return absl::InvalidArgumentError("--import-cert and --import-key go together");
+  }
+  if (source.url.empty() && !(source.cacert.empty() && source.cert.empty())) {
+    return absl::InvalidArgumentError(
+        "--import-cacert, --import-cert and --import-key need --import-from");
   }
   return cl;
 }

@@ -35,6 +35,16 @@ struct TlsFiles {
   bool client_cert_auth = false;
 };
 
+// The running etcd a live import copies and follows (server/live_import.h), from --import-from,
+// with etcdctl's client TLS flags for it.
+struct ImportSource {
+  std::string url;  // empty: no live import
+  ListenUrl endpoint;
+  std::string cacert;  // empty with https: the system's roots
+  std::string cert;
+  std::string key;
+};
+
 // etcd's --auto-compaction-mode / --auto-compaction-retention.
 struct AutoCompaction {
   enum class Mode { kPeriodic, kRevision };
@@ -84,6 +94,7 @@ struct Options {
   bool wal_skip_damaged = false;
   int64_t wal_segment_bytes = 64ll << 20;
   int64_t wal_max_backlog_bytes = 256ll << 20;
+  ImportSource import_from;
 };
 
 struct CommandLine {

@@ -113,8 +113,17 @@ absl::Status Server::Start() {
   loop_options.watch.progress_interval = options_.watch_progress_notify_interval;
   identity.Fill(&loop_options.watch.header);
   metrics_ = std::make_unique<ServerMetrics>(options_, identity);
+  std::unique_ptr<SourceEtcd> import_source;
+  if (!options_.import_from.url.empty()) {
+    ASSIGN_OR_RETURN(import_source, SourceEtcd::Connect(options_.import_from));
+    RETURN_IF_ERROR(LiveImport::CopyInitialState(*import_source, wal::WalDir(data_dir_->path())));
+  }
   loop_ = std::make_unique<ApplyLoop>(loop_options);
   RETURN_IF_ERROR(StartDurability(identity.member_id));
+  if (import_source != nullptr) {
+    ASSIGN_OR_RETURN(live_import_, LiveImport::Start(std::move(import_source), loop_.get(),
+                                                     metrics_->registry()));
+  }
   kv_ = std::make_unique<KvService>(
       identity, KvService::Limits{options_.max_request_bytes, options_.max_txn_ops}, loop_.get());
   watch::WatchStream::Limits stream_limits;
@@ -212,9 +221,17 @@ void Server::Stop() {
     grpc_.reset();
   }
   if (auto_compactor_) auto_compactor_->Stop();
+  if (live_import_) live_import_->Stop();
   if (snapshots_) snapshots_->Stop();
   if (loop_) loop_->Stop();
   if (wal_) wal_->Stop();
+}
+
+absl::Status Server::Promote() {
+  if (live_import_ == nullptr) {
+    return absl::FailedPreconditionError("there is no live import (--import-from) to promote");
+  }
+  return live_import_->Promote(absl::Seconds(30));
 }
 
 absl::Status Server::StartDurability(uint64_t member_id) {

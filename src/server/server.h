@@ -21,6 +21,7 @@
 #include "server/http_endpoints.h"
 #include "server/kv_service.h"
 #include "server/lease_service.h"
+#include "server/live_import.h"
 #include "server/maintenance_service.h"
 #include "server/options.h"
 #include "server/server_metrics.h"
@@ -40,6 +41,8 @@ class Server {
   // Opens the data dir and starts serving. Errors: the data dir is unusable or locked, or a
   // listen address cannot be bound (the message names it and the reason).
   absl::Status Start();
+  // Ends a live import (--import-from): see LiveImport::Promote. Errors: there is none to end.
+  absl::Status Promote();
   void Stop();
 
  private:
@@ -59,6 +62,7 @@ class Server {
   std::unique_ptr<ClusterService> cluster_;
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<AutoCompactor> auto_compactor_;  // stopped before the loop
+  std::unique_ptr<LiveImport> live_import_;        // stopped before the loop
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpEndpoints> http_;  // stopped first
 };

@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "snapshot/etcd_backend.h"
 #include "snapshot/etcd_tools.h"
+#include "support/differential.h"
 #include "support/kv_state.h"
 #include "support/server_process.h"
 
@@ -77,23 +78,16 @@ class Client {
 
   // Returns the revision of the write.
   int64_t Put(const std::string& key, const std::string& value, int64_t lease = 0) {
-    etcdserverpb::PutRequest req;
-    req.set_key(key);
-    req.set_value(value);
-    req.set_lease(lease);
     etcdserverpb::PutResponse resp;
     grpc::ClientContext ctx;
-    grpc::Status s = kv_->Put(&ctx, req, &resp);
+    grpc::Status s = kv_->Put(&ctx, testing::Put(key, value, lease), &resp);
     EXPECT_TRUE(s.ok()) << key << ": " << s.error_message();
     return resp.header().revision();
   }
   void Delete(const std::string& key, const std::string& range_end = "") {
-    etcdserverpb::DeleteRangeRequest req;
-    req.set_key(key);
-    req.set_range_end(range_end);
     etcdserverpb::DeleteRangeResponse resp;
     grpc::ClientContext ctx;
-    grpc::Status s = kv_->DeleteRange(&ctx, req, &resp);
+    grpc::Status s = kv_->DeleteRange(&ctx, testing::Delete(key, range_end), &resp);
     EXPECT_TRUE(s.ok()) << key << ": " << s.error_message();
   }
   void Txn(const etcdserverpb::TxnRequest& req) {

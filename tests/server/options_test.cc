@@ -58,6 +58,26 @@ TEST(OptionsTest, ErrorsNameTheFlag) {
   EXPECT_FALSE(Parse({"stray"}).ok());
 }
 
+TEST(OptionsTest, ImportFromAndItsTlsFiles) {
+  auto cl = Parse({"--import-from", "https://10.0.0.1:2379", "--import-cacert", "ca.pem",
+                   "--import-cert", "c.pem", "--import-key", "k.pem"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  const ImportSource& source = cl->options.import_from;
+  EXPECT_EQ(source.url, "https://10.0.0.1:2379");
+  EXPECT_EQ(source.endpoint, (ListenUrl{"10.0.0.1:2379", true}));
+  EXPECT_EQ(source.cacert, "ca.pem");
+  EXPECT_EQ(source.cert, "c.pem");
+  EXPECT_EQ(source.key, "k.pem");
+  EXPECT_TRUE(Parse({}).value().options.import_from.url.empty());
+
+  EXPECT_EQ(Parse({"--import-from", "10.0.0.1:2379"}).status().message(),
+            "unsupported URL \"10.0.0.1:2379\": want http://host:port or https://host:port");
+  EXPECT_EQ(Parse({"--import-from", "http://a:1", "--import-cert", "c.pem"}).status().message(),
+            "--import-cert and --import-key go together");
+  EXPECT_EQ(Parse({"--import-cacert", "ca.pem"}).status().message(),
+            "--import-cacert, --import-cert and --import-key need --import-from");
+}
+
 TEST(OptionsTest, TlsAndMetricsUrls) {
   auto cl = Parse({"--listen-client-urls", "https://127.0.0.1:1,http://127.0.0.1:2",
                    "--listen-metrics-urls=https://127.0.0.1:3", "--cert-file", "c.pem",

@@ -94,10 +94,11 @@ etcdserverpb::RangeRequest Get(const std::string& key, const std::string& range_
   return r;
 }
 
-etcdserverpb::PutRequest Put(const std::string& key, const std::string& value) {
+etcdserverpb::PutRequest Put(const std::string& key, const std::string& value, int64_t lease) {
   etcdserverpb::PutRequest r;
   r.set_key(key);
   r.set_value(value);
+  r.set_lease(lease);
   return r;
 }
 

@@ -96,7 +96,7 @@ class Differential {
 
 // Request builders for readable tests.
 etcdserverpb::RangeRequest Get(const std::string& key, const std::string& range_end = "");
-etcdserverpb::PutRequest Put(const std::string& key, const std::string& value);
+etcdserverpb::PutRequest Put(const std::string& key, const std::string& value, int64_t lease = 0);
 etcdserverpb::DeleteRangeRequest Delete(const std::string& key, const std::string& range_end = "");
 etcdserverpb::Compare Cmp(const std::string& key, etcdserverpb::Compare::CompareTarget target,
                           etcdserverpb::Compare::CompareResult result, int64_t operand);

@@ -334,6 +334,10 @@ int ServerProcess::Kill(int timeout_ms) {
   return status;
 }
 
+bool ServerProcess::Signal(int signal_number) {
+  return pid_ > 0 && ::kill(pid_, signal_number) == 0;
+}
+
 ServerProcess::~ServerProcess() {
   channel_.reset();  // an open client connection would hold up a graceful server shutdown
   if (pid_ > 0 && Terminate() == -1) {

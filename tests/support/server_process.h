@@ -90,6 +90,8 @@ class ServerProcess {
   int Terminate(int timeout_ms = 10000);
   // Sends SIGKILL (a crash: nothing is flushed) and waits; returns the exit status or -1.
   int Kill(int timeout_ms = 10000);
+  // Sends `signal_number` (e.g. SIGUSR1) and returns at once; false if the process is gone.
+  bool Signal(int signal_number);
 
  private:
   ServerProcess() = default;
