@@ -25,7 +25,8 @@ if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
   shift
 fi
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(bbolt_reader_fuzz etcd_backend_fuzz)
+[[ ${#targets[@]} -gt 0 ]] ||
+  targets=(bbolt_reader_fuzz etcd_backend_fuzz request_fuzz wal_recovery_fuzz history_ring_fuzz)
 
 cxx=clang++
 command -v "$cxx" >/dev/null || cxx=clang++-14  # Debian's clang-14 without the clang package
@@ -45,9 +46,15 @@ for target in "${targets[@]}"; do
   rm -rf "$work"
   mkdir -p "$work/corpus" "$work/artifacts"
   cp -r "tests/fuzz/corpus/$target/." "$work/corpus/"
+  # A target's own dictionary tests/fuzz/<target>.dict; the bbolt targets share bbolt.dict.
+  dict=()
+  case $target in
+    bbolt_reader_fuzz | etcd_backend_fuzz) dict=(-dict=tests/fuzz/bbolt.dict) ;;
+    *) [[ ! -f tests/fuzz/$target.dict ]] || dict=(-dict="tests/fuzz/$target.dict") ;;
+  esac
   echo "--- $target: ${seconds}s on a copy of tests/fuzz/corpus/$target ($work/log)"
   if ! "build-fuzz/tests/fuzz/$target" -max_total_time="$seconds" -max_len=65536 \
-    -rss_limit_mb=2048 -timeout=10 -dict=tests/fuzz/bbolt.dict -print_final_stats=1 \
+    -rss_limit_mb=2048 -timeout=10 "${dict[@]}" -print_final_stats=1 \
     -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/log" 2>&1; then
     failed+=("$target")
     tail -n 60 "$work/log"

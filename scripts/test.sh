@@ -5,7 +5,7 @@
 # the tests start are instrumented too), then the concurrency-heavy tests (store, watch hub, WAL
 # writer, apply loop, lessor, metrics, and the server under concurrent clients) under
 # ThreadSanitizer, and last runs each libFuzzer target (scripts/fuzz.sh) for RAMETCD_FUZZ_SECONDS
-# seconds (default 60).
+# seconds (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -33,6 +33,6 @@ cmake --build build-tsan --target rametcd "${tsan_tests[@]}"
 second_deadlock_stack=1:suppressions=$PWD/../tests/tsan.supp" \
   ctest --output-on-failure --timeout 900 -R "^($(IFS='|'; echo "${tsan_tests[*]}"))\$")
 
-fuzz_seconds=${RAMETCD_FUZZ_SECONDS:-60}
+fuzz_seconds=${RAMETCD_FUZZ_SECONDS:-30}
 echo "=== fuzzing (${fuzz_seconds} s per target) ==="
 scripts/fuzz.sh "$fuzz_seconds"

@@ -3,8 +3,9 @@
 // A version with `version == 0` is a tombstone: the key was deleted at `mod_revision`. Versions
 // are kept until compaction removes them, so that reads at any revision >= the compaction point
 // see the key exactly as it was. Several versions may share a mod_revision only when one write
-// transaction both put and then deleted the key (etcd allows that across sibling nested txns);
-// the later one wins.
+// transaction both put and then deleted the key (etcd allows that across sibling nested txns), or
+// deleted and put it again (a delete to the end of the key space, which etcd's duplicate-key check
+// does not see); the later one wins.
 //
 // Thread safety: none; owned by the Store, which is used by one thread at a time.
 #ifndef RAMETCD_MVCC_KEY_ENTRY_H_

@@ -349,7 +349,12 @@ void Store::RestoreKey(std::string_view key,
                        google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* versions) {
   auto [it, inserted] = entries_.try_emplace(key);
   if (inserted) index_.Insert(it->first, &it->second);
-  for (mvccpb::KeyValue& kv : *versions) AppendVersion(it->first, it->second, VersionFromLog(&kv));
+  for (mvccpb::KeyValue& kv : *versions) {
+    // The revision covers every version held, also one past what a damaged checkpoint claims to
+    // cover: else the next write's revision would sort below it (the history ring CHECK-fails).
+    revision_ = std::max(revision_, kv.mod_revision());
+    AppendVersion(it->first, it->second, VersionFromLog(&kv));
+  }
   if (it->second.versions.empty()) {
     index_.Erase(it->first);
     entries_.erase(it);
@@ -422,10 +427,12 @@ void Store::RebuildHistory() {
             slot->revision = v.mod_revision;
           }
           WriteTxn txn(v.mod_revision - 1);
-          const KeyVersion* prev = i > 0 && !versions[i - 1].IsTombstone() &&
-                                           versions[i - 1].mod_revision < v.mod_revision
-                                       ? &versions[i - 1]
-                                       : nullptr;
+          // prev_kv is the key before the transaction: skip a put of the same revision that a
+          // delete follows (sibling nested txns).
+          size_t before = i;
+          while (before > 0 && versions[before - 1].mod_revision == v.mod_revision) --before;
+          const KeyVersion* prev =
+              before > 0 && !versions[before - 1].IsTombstone() ? &versions[before - 1] : nullptr;
           AddEvent(txn, v.IsTombstone() ? mvccpb::Event::DELETE : mvccpb::Event::PUT, key, &v,
                    prev);
           slot->events.push_back(std::move(txn.events.front()));

@@ -112,6 +112,15 @@ class Store {
   // future revision).
   absl::StatusOr<uint32_t> HashAt(int64_t revision) const;
 
+  // Verifies the store's internal consistency, for tests and soak runs (store_invariants.cc):
+  // the hash map and the per-prefix index hold the same keys and entries, each block's live count
+  // is right, each key's versions are ordered and numbered as writes make them (and compacted
+  // as Compact promises once no compaction is pending), the size counters and lease attachments
+  // match, and the history ring holds exactly one event per retained version of every revision it
+  // covers after the compaction point, with the right kv and prev_kv. Returns Internal naming the
+  // first inconsistency. Costs O(keys + versions + history events).
+  absl::Status CheckInvariants() const;
+
   // Calls `fn(key, entry)` for every key that has retained versions (tombstones included), in
   // key order. For whole-state readers: hashes, snapshots, exports.
   void ForEachKey(absl::FunctionRef<void(std::string_view, const KeyEntry&)> fn) const;

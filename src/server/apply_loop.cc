@@ -33,6 +33,7 @@ void ApplyLoop::Engine::Respond(absl::Status status,
     std::move(finish)(std::move(status));
     return;
   }
+  if (before_durable_response) before_durable_response();
   wal->AfterDurable(std::move(finish));
 }
 
@@ -81,11 +82,41 @@ void ApplyLoop::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ApplyLoop::RequestDelivery(Engine& engine) {
+  const int64_t revision = store_.revision();
+  if (engine.wal == nullptr || engine.wal != durable_wal_) {
+    // No WAL, or one just attached to what recovery loaded from disk: all of it may be seen.
+    durable_wal_ = engine.wal;
+    durable_requested_ = revision;
+    durable_revision_.store(revision);
+  } else if (revision > durable_requested_) {
+    durable_requested_ = revision;
+    // At once (on this thread) when no fsync-mode change is pending, else on the WAL's thread.
+    const std::thread::id loop_thread = std::this_thread::get_id();
+    engine.wal->AfterDurable([this, revision, loop_thread](absl::Status status) {
+      if (!status.ok()) return;  // never on disk: never shown (writes stop; restart to recover)
+      int64_t durable = durable_revision_.load();
+      while (durable < revision && !durable_revision_.compare_exchange_weak(durable, revision)) {
+      }
+      // The loop delivers after every task, so an empty one wakes it for this revision.
+      if (std::this_thread::get_id() != loop_thread && !delivery_queued_.exchange(true)) {
+        SubmitBookkeeping([this](Engine&) { delivery_queued_ = false; });
+      }
+    });
+  }
+}
+
+void ApplyLoop::DeliverWatches(Engine& engine) {
+  RequestDelivery(engine);
+  hub_.Dispatch(durable_revision_.load());
+}
+
 void ApplyLoop::Run() {
   std::vector<Task> batch;
   Engine engine{store_, hub_, lessor_, alarms_};
   engine.quota_bytes = options_.quota_bytes;
   engine.member_id = options_.member_id;
+  engine.before_durable_response = [this, &engine] { RequestDelivery(engine); };
   absl::Time next_tick = hub_.Tick(absl::Now());
   while (true) {
     {
@@ -102,7 +133,7 @@ void ApplyLoop::Run() {
     for (Task& task : batch) {
       const absl::Time start = absl::Now();
       std::move(task)(engine);
-      hub_.Dispatch();
+      DeliverWatches(engine);
       const absl::Duration took = absl::Now() - start;
       if (took > options_.warning_apply_duration) {
         ++engine.counters.slow_applies;
@@ -117,7 +148,7 @@ void ApplyLoop::Run() {
     for (size_t i = 0;
          engine.read_only.empty() && i < options_.expire_batch && lessor_.ExpireDue(now, 1) == 1;
          ++i) {
-      hub_.Dispatch();
+      DeliverWatches(engine);
     }
     if (store_.compaction_pending()) store_.CompactSome(options_.compaction_step_keys);
     next_tick = hub_.Tick(absl::Now());

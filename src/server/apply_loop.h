@@ -4,7 +4,9 @@
 // gRPC reactors never touch the store: they Submit() a task and return; the loop drains all queued
 // tasks as one batch, runs them in order (which makes every read and write linearizable without a
 // lock around the store), delivers each new revision to the watches right after the request that
-// made it (so no revision can leave the history ring undelivered), and between batches releases
+// made it (so no revision can leave the history ring undelivered) or, while fsync-mode changes up
+// to it are not on disk yet, as soon as they are (so that a watch, like a response, never shows a
+// change that a crash could take back), and between batches releases
 // compacted versions in bounded steps, expires due leases in bounded batches and sends due
 // progress notifications. Tasks complete their
 // RPC themselves (reactor->Finish), so a slow client costs the loop nothing.
@@ -18,6 +20,7 @@
 #ifndef RAMETCD_SERVER_APPLY_LOOP_H_
 #define RAMETCD_SERVER_APPLY_LOOP_H_
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 #include <thread>
@@ -68,6 +71,9 @@ class ApplyLoop {
     // Runs `finish` with `status` once the response may be sent: at once, or after every
     // fsync-mode change committed so far is on disk (with the WAL's error if that failed).
     void Respond(absl::Status status, absl::AnyInvocable<void(absl::Status)> finish);
+    // Set by the loop; Respond() calls it before waiting for the disk, so that the watches are
+    // handed the revisions a response covers before its client can ask them anything.
+    absl::AnyInvocable<void()> before_durable_response;
   };
   using Task = absl::AnyInvocable<void(Engine&) &&>;
 
@@ -104,6 +110,11 @@ class ApplyLoop {
 
  private:
   void Run();
+  // Loop thread: asks the WAL to make the store's revision visible to the watches once its
+  // fsync-mode changes are on disk (at once when there are none).
+  void RequestDelivery(Engine& engine);
+  // Loop thread, after every task: hands the watches every revision they may see now.
+  void DeliverWatches(Engine& engine);
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || stopping_;
   }
@@ -116,6 +127,13 @@ class ApplyLoop {
   watch::WatchHub hub_;   // touched only by thread_
   lease::Lessor lessor_;  // touched only by thread_
   AlarmList alarms_;      // touched only by thread_
+  // Watch delivery: the newest revision whose fsync-mode changes are on disk (raised by the WAL's
+  // AfterDurable callbacks, on any thread), whether a task to deliver it is queued, and (loop
+  // thread) the newest revision a callback was asked for and the WAL it was asked of.
+  std::atomic<int64_t> durable_revision_{0};
+  std::atomic<bool> delivery_queued_{false};
+  int64_t durable_requested_ = 0;
+  const wal::Wal* durable_wal_ = nullptr;
   std::thread thread_;
 };
 

@@ -7,8 +7,10 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "base/logging.h"
+#include "base/string_hash.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -61,6 +63,7 @@ struct MethodMetrics {
   std::string full_name;  // "/etcdserverpb.KV/Range", as gRPC reports it
   ServerRpcInfo::Type type;
   bool protobuf = false;  // a compiled-in protobuf method: messages are protobuf messages
+  bool raw = false;       // ... registered as a raw method: messages are ByteBuffers
   metrics::Counter* started = nullptr;
   std::array<metrics::Counter*, kNumCodes> handled = {};
   metrics::Counter* msg_received = nullptr;
@@ -70,8 +73,9 @@ struct MethodMetrics {
 // The families and the method table, shared by all interceptors of one server.
 class GrpcMetrics {
  public:
-  explicit GrpcMetrics(metrics::Registry* registry)
-      : started_(registry->AddCounterFamily("grpc_server_started_total",
+  GrpcMetrics(metrics::Registry* registry, const std::vector<std::string>& raw_methods)
+      : raw_methods_(raw_methods.begin(), raw_methods.end()),
+        started_(registry->AddCounterFamily("grpc_server_started_total",
                                             "Total number of RPCs started on the server.",
                                             {"grpc_type", "grpc_service", "grpc_method"})),
         handled_(registry->AddCounterFamily(
@@ -155,6 +159,7 @@ class GrpcMetrics {
     }
     auto m = Make(std::string(name), type, service, method);
     m->protobuf = true;
+    m->raw = raw_methods_.contains(name);
     const MethodMetrics* result = m.get();
     methods_.push_back(std::move(m));
     slots_[slot].store(result, std::memory_order_release);
@@ -184,6 +189,7 @@ class GrpcMetrics {
     return m;
   }
 
+  const absl::flat_hash_set<std::string, StringViewHash, StringViewEq> raw_methods_;
   metrics::CounterFamily* const started_;
   metrics::CounterFamily* const handled_;
   metrics::CounterFamily* const msg_received_;
@@ -213,7 +219,9 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
       const void* message = methods->GetRecvMessage();
       if (message != nullptr) {
         method_->msg_received->Increment();
-        if (method_->protobuf) {
+        if (method_->raw) {
+          shared_->received_bytes()->Add(static_cast<const grpc::ByteBuffer*>(message)->Length());
+        } else if (method_->protobuf) {
           // The generated request type derives from MessageLite alone, at offset 0.
           shared_->received_bytes()->Add(
               static_cast<const google::protobuf::MessageLite*>(message)->ByteSizeLong());
@@ -243,7 +251,9 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
 class MetricsInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit MetricsInterceptorFactory(metrics::Registry* registry) : shared_(registry) {}
+  MetricsInterceptorFactory(metrics::Registry* registry,
+                            const std::vector<std::string>& raw_methods)
+      : shared_(registry, raw_methods) {}
 
   GrpcMetrics& shared() { return shared_; }
 
@@ -260,8 +270,9 @@ class MetricsInterceptorFactory final
 }  // namespace
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeGrpcMetricsInterceptor(
-    metrics::Registry* registry, const std::vector<std::string>& preregister_services) {
-  auto factory = std::make_unique<MetricsInterceptorFactory>(registry);
+    metrics::Registry* registry, const std::vector<std::string>& preregister_services,
+    const std::vector<std::string>& raw_methods) {
+  auto factory = std::make_unique<MetricsInterceptorFactory>(registry, raw_methods);
   for (const std::string& service : preregister_services) factory->shared().Preregister(service);
   return factory;
 }

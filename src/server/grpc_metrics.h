@@ -31,7 +31,7 @@
 // Ownership: the factory is owned by the grpc::Server it is installed in (ServerBuilder::
 // experimental().SetInterceptorCreators) and owns the method table; counters live in `registry`.
 // REQUIRES: `registry` outlives the server; the server has no generic (ByteBuffer) service that
-// reads requests of methods named like compiled-in protobuf methods.
+// reads requests of methods named like compiled-in protobuf methods, and names its raw methods.
 //
 // Thread safety: gRPC calls the factory and interceptors from any thread; all of it is safe.
 #ifndef RAMETCD_SERVER_GRPC_METRICS_H_
@@ -48,9 +48,12 @@ namespace rametcd::server {
 
 // `preregister_services` (full names such as "etcdserverpb.KV") get zero-valued series for all
 // their methods and codes at once, as go-grpc-prometheus's Register(server) does in etcd; other
-// methods appear on first use.
+// methods appear on first use. `raw_methods` ("/etcdserverpb.Watch/Watch") are compiled-in
+// methods the server registered as raw (ByteBuffer) methods: their requests are counted by their
+// encoded length.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeGrpcMetricsInterceptor(
-    metrics::Registry* registry, const std::vector<std::string>& preregister_services = {});
+    metrics::Registry* registry, const std::vector<std::string>& preregister_services = {},
+    const std::vector<std::string>& raw_methods = {});
 
 }  // namespace rametcd::server
 

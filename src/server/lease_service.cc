@@ -1,8 +1,10 @@
 #include "server/lease_service.h"
 
 #include "absl/time/clock.h"
+#include "base/logging.h"
 #include "base/status_macros.h"
 #include "server/unary_call.h"
+#include "server/undecodable_requests.h"
 
 namespace rametcd::server {
 namespace {
@@ -16,17 +18,21 @@ using etcdserverpb::LeaseKeepAliveResponse;
 // One LeaseKeepAlive stream. At most one renewal is in flight: the next request is read only
 // after the answer to the previous one was written, so OnDone (which needs a finished RPC, and
 // Finish happens only from a failed read or write) never runs while a renewal task holds `this`.
-class KeepAliveReactor final
-    : public grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse> {
+// Messages are parsed and serialized here (see LeaseService).
+class KeepAliveReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   KeepAliveReactor(const MemberIdentity& identity, ApplyLoop* loop)
       : identity_(identity), loop_(loop) {
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status::OK);  // the client closed its side, as etcd ends the RPC
+      return;
+    }
+    if (!ParseRequest(&request_bytes_, &request_)) {
+      Finish(UndecodableStreamMessage("etcdserverpb.LeaseKeepAliveRequest"));
       return;
     }
     bool queued = loop_->Submit([this](ApplyLoop::Engine& engine) {
@@ -39,7 +45,12 @@ class KeepAliveReactor final
       response_.set_ttl(engine.lessor.KeepAlive(request_.id(), absl::Now()));
       response_.mutable_header()->set_revision(engine.store.revision());
       identity_.Fill(response_.mutable_header());
-      StartWrite(&response_);
+      bool own_buffer = false;
+      response_bytes_.Clear();  // the previous write completed
+      grpc::Status serialized = grpc::SerializationTraits<LeaseKeepAliveResponse>::Serialize(
+          response_, &response_bytes_, &own_buffer);
+      CHECK(serialized.ok());
+      StartWrite(&response_bytes_);
     });
     if (!queued) Finish(ToGrpcStatus(etcd_errors::TooManyRequests()));
   }
@@ -49,7 +60,7 @@ class KeepAliveReactor final
       Finish(grpc::Status::CANCELLED);
       return;
     }
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnDone() override { delete this; }
@@ -57,8 +68,10 @@ class KeepAliveReactor final
  private:
   const MemberIdentity& identity_;
   ApplyLoop* const loop_;
+  grpc::ByteBuffer request_bytes_;
   LeaseKeepAliveRequest request_;
   LeaseKeepAliveResponse response_;
+  grpc::ByteBuffer response_bytes_;
 };
 
 }  // namespace
@@ -120,8 +133,8 @@ grpc::ServerUnaryReactor* LeaseService::LeaseLeases(grpc::CallbackServerContext*
                   });
 }
 
-grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse>*
-LeaseService::LeaseKeepAlive(grpc::CallbackServerContext* ctx) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* LeaseService::LeaseKeepAlive(
+    grpc::CallbackServerContext* ctx) {
   return new KeepAliveReactor(identity_, loop_);
 }
 

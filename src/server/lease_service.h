@@ -15,7 +15,17 @@
 
 namespace rametcd::server {
 
-class LeaseService final : public etcdserverpb::Lease::CallbackService {
+// LeaseKeepAlive carries raw bytes, parsed and serialized by its reactor, so that a request that
+// does not decode ends the stream with etcd's INTERNAL status (gRPC C++ would report it as the
+// client's half-close, which ends the stream OK).
+using LeaseServiceBase = etcdserverpb::Lease::WithCallbackMethod_LeaseGrant<
+    etcdserverpb::Lease::WithCallbackMethod_LeaseRevoke<
+        etcdserverpb::Lease::WithRawCallbackMethod_LeaseKeepAlive<
+            etcdserverpb::Lease::WithCallbackMethod_LeaseTimeToLive<
+                etcdserverpb::Lease::WithCallbackMethod_LeaseLeases<
+                    etcdserverpb::Lease::Service>>>>>;
+
+class LeaseService final : public LeaseServiceBase {
  public:
   LeaseService(const MemberIdentity& identity, ApplyLoop* loop)
       : identity_(identity), loop_(loop) {}
@@ -32,9 +42,8 @@ class LeaseService final : public etcdserverpb::Lease::CallbackService {
   grpc::ServerUnaryReactor* LeaseLeases(grpc::CallbackServerContext* ctx,
                                         const etcdserverpb::LeaseLeasesRequest* req,
                                         etcdserverpb::LeaseLeasesResponse* resp) override;
-  grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest,
-                          etcdserverpb::LeaseKeepAliveResponse>*
-  LeaseKeepAlive(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* LeaseKeepAlive(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
   const MemberIdentity identity_;

@@ -23,6 +23,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/undecodable_requests.h"
 #include "wal/layout.h"
 #include "wal/recovery.h"
 
@@ -155,10 +156,13 @@ absl::Status Server::Start() {
   builder.RegisterService(cluster_.get());
   builder.RegisterService(auth_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  // First, so that the metrics see the status it gives undecodable requests.
+  interceptors.push_back(MakeUndecodableRequestInterceptor());
   interceptors.push_back(MakeGrpcMetricsInterceptor(
       metrics_->registry(),
       {"etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease", "etcdserverpb.Maintenance",
-       "etcdserverpb.Cluster", "etcdserverpb.Auth"}));
+       "etcdserverpb.Cluster", "etcdserverpb.Auth"},
+      {"/etcdserverpb.Watch/Watch", "/etcdserverpb.Lease/LeaseKeepAlive"}));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<int64_t>(options_.max_request_bytes + kGrpcOverheadBytes, INT_MAX)));
@@ -166,6 +170,11 @@ absl::Status Server::Start() {
   // Two servers on one port must not silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, INT_MAX);
+  // A stream's receive window stays at 64 KiB while the service does not read (reading a large
+  // message opens it to that message's size). With BDP probing, gRPC C++ announces windows of
+  // several MiB to every stream, read or not: 64 keepalive streams flooded with requests, which
+  // are read one at a time, made the server buffer 470 MiB (hostile_clients_test, KeepAliveFlood).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   // Keepalive as etcd: clients may ping every 5 s (kube-apiserver pings every 30 s), also without
   // calls in flight, and are never disconnected for pinging.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);

@@ -14,12 +14,16 @@
 
 namespace rametcd::server {
 
-class WatchService final : public etcdserverpb::Watch::CallbackService {
+// The stream carries raw bytes, which the reactor parses and serializes itself: gRPC C++ reports a
+// request that does not decode as the client's half-close, after which a watch stream goes on
+// (as etcd's does after a half-close), whereas etcd ends the stream with INTERNAL.
+class WatchService final
+    : public etcdserverpb::Watch::WithRawCallbackMethod_Watch<etcdserverpb::Watch::Service> {
  public:
   WatchService(const watch::WatchStream::Limits& limits, ApplyLoop* loop)
       : limits_(limits), loop_(loop) {}
 
-  grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Watch(
       grpc::CallbackServerContext* ctx) override;
 
  private:

@@ -4,7 +4,11 @@
 //   - a torn tail is expected only at the end of the newest log segment (a crash during an
 //     append) and is reported for truncation;
 //   - any other damage is corruption: reading stops with DataLoss naming the file and offset,
-//     unless `skip_damaged`, in which case the damaged bytes are skipped and reported.
+//     unless `skip_damaged`, in which case the damaged bytes are skipped and reported;
+//   - so is a valid record of a kind that does not belong in its file (docs/wal-format.md: keys
+//     only in data streams, leases, compactions and marks only in _meta), that names a revision
+//     or version outside [-1, 2^62], or a key that is empty or of another stream; with
+//     `skip_damaged` such a record in a log is skipped (not visited) and reported.
 // Txn revisions must increase through the logs and lie above the checkpoint's coverage.
 //
 // Thread safety: none needed; works on files only.

@@ -74,7 +74,7 @@ void WatchHub::Handle(const std::shared_ptr<WatchStream>& stream,
 }
 
 void WatchHub::Create(StreamState& s, const etcdserverpb::WatchCreateRequest& req) {
-  const int64_t current = store_->revision();
+  const int64_t current = dispatched_;
   auto refuse = [&](const char* reason) {
     WatchResponse resp = NewResponse(-1, current);
     resp.set_created(true);
@@ -129,7 +129,7 @@ void WatchHub::Cancel(StreamState& s, int64_t id) {
   auto it = s.watchers.find(id);
   if (it == s.watchers.end()) return;  // etcd answers nothing for an unknown watch
   RemoveWatcher(it->second.get());
-  WatchResponse resp = NewResponse(id, store_->revision());
+  WatchResponse resp = NewResponse(id, dispatched_);
   resp.set_canceled(true);
   s.stream->SendControl(std::move(resp));
 }
@@ -205,7 +205,8 @@ void WatchHub::ForEachMatch(std::string_view key, Fn&& fn) {
   }
 }
 
-void WatchHub::Dispatch() {
+void WatchHub::Dispatch(int64_t visible) {
+  const int64_t upto = std::max(dispatched_, std::min(visible, store_->revision()));
   const mvcc::HistoryRing& ring = store_->history();
   if (dispatched_ + 1 < ring.covered_from()) {
     // Revisions left the ring before they were delivered (cannot happen while the apply loop
@@ -221,7 +222,8 @@ void WatchHub::Dispatch() {
     }
   }
   const auto& entries = ring.entries();
-  for (size_t i = ring.LowerBound(dispatched_ + 1); i < entries.size(); ++i) {
+  for (size_t i = ring.LowerBound(dispatched_ + 1);
+       i < entries.size() && entries[i]->revision <= upto; ++i) {
     const mvcc::RevisionEvents& entry = *entries[i];
     std::vector<std::pair<Watcher*, WatchResponse>> out;
     absl::flat_hash_map<Watcher*, size_t> slot;
@@ -243,7 +245,7 @@ void WatchHub::Dispatch() {
       }
     }
   }
-  dispatched_ = store_->revision();
+  dispatched_ = upto;
   for (auto it = progress_pending_.begin(); it != progress_pending_.end();) {
     StreamState* s = *it++;
     AnswerProgressIfCaughtUp(*s);
@@ -297,7 +299,7 @@ void WatchHub::CatchUp(Watcher* w) {
   }
   const auto& entries = ring.entries();
   while (w->next_rev <= dispatched_) {
-    WatchResponse resp = NewResponse(w->id, store_->revision());
+    WatchResponse resp = NewResponse(w->id, dispatched_);
     int64_t last = dispatched_;
     int64_t revisions = 0;
     size_t bytes = 0;
@@ -337,7 +339,7 @@ void WatchHub::Resume(const std::shared_ptr<WatchStream>& stream) {
 
 void WatchHub::AnswerProgressIfCaughtUp(StreamState& s) {
   if (!s.progress_requested) return;
-  const int64_t current = store_->revision();
+  const int64_t current = dispatched_;
   for (const auto& [id, w] : s.watchers) {
     if (!w->synced || w->next_rev > current + 1) return;  // answered once they are caught up
   }
@@ -348,7 +350,7 @@ void WatchHub::AnswerProgressIfCaughtUp(StreamState& s) {
 
 absl::Time WatchHub::Tick(absl::Time now) {
   if (now < next_tick_) return next_tick_;
-  const int64_t current = store_->revision();
+  const int64_t current = dispatched_;
   for (auto& [ptr, s] : streams_) {
     for (auto& [id, w] : s->watchers) {
       if (w->progress_notify && w->synced && !w->sent_since_tick && w->next_rev <= current + 1) {

@@ -9,9 +9,10 @@
 //
 // A watcher whose stream refuses a response (its client reads too slowly) becomes unsynced: it is
 // skipped by Dispatch() and caught up from the history ring, in batches of up to 1,000 revisions
-// and about 1 MiB (header.revision = current), when its stream drains; so is a watcher created with
-// a start revision in the past. If the revision it needs is compacted, or no longer in the ring, it
-// is cancelled with compact_revision, exactly as etcd cancels a watch on a compacted revision.
+// and about 1 MiB (header.revision = the newest visible one), when its stream drains; so is a
+// watcher created with a start revision in the past. If the revision it needs is compacted, or no
+// longer in the ring, it is cancelled with compact_revision, exactly as etcd cancels a watch on a
+// compacted revision.
 //
 // Ownership: holds the streams (shared with their reactors) until RemoveStream(); borrows the
 // store, which must outlive it. Thread safety: none; the apply thread only.
@@ -19,6 +20,7 @@
 #define RAMETCD_WATCH_WATCH_HUB_H_
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,8 +58,11 @@ class WatchHub {
 
   // A create, cancel or progress request from `stream`.
   void Handle(const std::shared_ptr<WatchStream>& stream, const etcdserverpb::WatchRequest& req);
-  // Delivers every revision committed since the last call.
-  void Dispatch();
+  // Delivers every revision committed since the last call, up to `visible`: the newest revision
+  // clients may learn of (ApplyLoop passes the newest whose fsync-mode changes are on disk, so no
+  // watch shows a change that a crash could take back). Headers of created, cancel, catch-up and
+  // progress responses name no newer revision either. REQUIRES: `visible` never decreases.
+  void Dispatch(int64_t visible = std::numeric_limits<int64_t>::max());
   // `stream` drained: catch up its unsynced watchers.
   void Resume(const std::shared_ptr<WatchStream>& stream);
   // The RPC ended: forget its watchers.
@@ -122,7 +127,7 @@ class WatchHub {
   absl::flat_hash_set<Watcher*> unsynced_;
   absl::flat_hash_set<StreamState*> progress_pending_;
   size_t watcher_count_ = 0;
-  int64_t dispatched_ = 0;  // newest revision delivered to synced watchers
+  int64_t dispatched_ = 0;  // newest revision delivered to synced watchers: the visible one
   absl::Time next_tick_;
 };
 

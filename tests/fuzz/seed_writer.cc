@@ -2,7 +2,8 @@
 // (etcd34.db comes from real etcd: make_etcd_seed.sh). Small files with every page type: empty
 // and inline buckets, 512-byte pages with branch levels and overflow, a nested bucket (made by
 // flagging an entry whose value is an inline bucket), and etcd backends at both page sizes. Each
-// seed must pass Reader::Check; the program fails otherwise.
+// seed must pass Reader::Check; the program fails otherwise. Then the seeds of the targets that
+// build a store, and of history_ring_fuzz (store_seeds.h).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "bbolt/reader.h"
 #include "bbolt/writer.h"
 #include "snapshot/etcd_backend.h"
+#include "store_seeds.h"
 
 namespace rametcd::fuzz {
 namespace {
@@ -160,7 +162,7 @@ absl::Status WriteSeeds(const std::string& corpus) {
     std::printf("%s: %llu pages of %u bytes\n", seed.c_str(),
                 static_cast<unsigned long long>(r->meta().high_water), r->meta().page_size);
   }
-  return absl::OkStatus();
+  return WriteStoreSeeds(corpus);
 }
 
 }  // namespace

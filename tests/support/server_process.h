@@ -81,6 +81,8 @@ class ServerProcess {
   const std::string& data_dir() const { return dir_->path(); }
   // Resident memory of the process, from /proc.
   int64_t RssBytes() const;
+  // The process ID (-1 once it has exited), e.g. to count its open files in /proc.
+  pid_t pid() const { return pid_; }
   std::string log() const;
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<etcdserverpb::KV::Stub> NewKvStub() const;

@@ -183,6 +183,40 @@ TEST_F(WatchHubTest, PeriodicProgressOnlyForQuietProgressNotifyWatches) {
   EXPECT_EQ(c.ReadAll().size(), 2u);  // now both are quiet
 }
 
+// Revisions past the visible one (ApplyLoop: their fsync-mode changes are not on disk yet) reach
+// no watch and no header names them, until Dispatch is told they are visible. Regression: watches
+// saw fsync-mode writes that kill -9 then took back, and the restarted server reused their
+// revisions for other writes (found by the linearizability test).
+TEST_F(WatchHubTest, NothingPastTheVisibleRevisionIsShown) {
+  FakeClient c(&hub_);
+  c.Send(Create("k"));
+  ASSERT_EQ(c.ReadAll().size(), 1u);
+  for (const char* value : {"2", "3", "4"}) {
+    etcdserverpb::PutRequest req;
+    req.set_key("k");
+    req.set_value(value);
+    etcdserverpb::PutResponse resp;
+    ASSERT_TRUE(store_.Put(&req, &resp).ok());
+  }
+  hub_.Dispatch(/*visible=*/2);
+  EXPECT_EQ(Revisions(c.ReadAll()), (std::vector<int64_t>{2}));
+  // A watch from now, one from the past and a progress request all stop at revision 2.
+  FakeClient late(&hub_);
+  late.Send(Create("k"));
+  late.Send(Create("k", "", /*start=*/1));
+  WatchRequest progress;
+  progress.mutable_progress_request();
+  late.Send(progress);
+  std::vector<WatchResponse> got = late.ReadAll();
+  for (const WatchResponse& r : got) EXPECT_EQ(r.header().revision(), 2) << r.ShortDebugString();
+  EXPECT_EQ(Revisions(got), (std::vector<int64_t>{2}));
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().watch_id(), -1);  // the progress notification
+  hub_.Dispatch(/*visible=*/4);
+  EXPECT_EQ(Revisions(c.ReadAll()), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(Revisions(late.ReadAll()), (std::vector<int64_t>{3, 3, 4, 4}));
+}
+
 class SmallRingWatchHubTest : public WatchHubTest {
  protected:
   SmallRingWatchHubTest() : WatchHubTest({/*max_events=*/10, /*max_bytes=*/1 << 20}) {}
