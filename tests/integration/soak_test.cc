@@ -386,7 +386,7 @@ TEST(SoakTest, RandomWorkloadKeepsInvariantsAcrossRestarts) {
               static_cast<long long>(steps), static_cast<long long>(workload.writes()), checks,
               restarts);
   EXPECT_GE(restarts, 3);
-  EXPECT_GE(checks, 10);
+  EXPECT_GE(checks, 3);
 }
 
 }  // namespace
