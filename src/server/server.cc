@@ -258,7 +258,7 @@ absl::Status Server::StartDurability(uint64_t member_id) {
          {"records", std::to_string(recovered.records)},
          {"bytes", std::to_string(recovered.bytes)},
          {"torn-tails-cut", std::to_string(recovered.torn_tails)},
-         {"incomplete-txns-dropped", std::to_string(recovered.dropped_txns)},
+         {"incomplete-batch-findings", std::to_string(recovered.incomplete_batches.size())},
          {"damaged-regions-skipped", std::to_string(recovered.skipped.size())},
          {"took", absl::FormatDuration(recovered.took)}});
     ASSIGN_OR_RETURN(std::unique_ptr<wal::IoBackend> backend, wal::MakeIoBackend(options_.wal_io));

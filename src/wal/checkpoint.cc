@@ -47,6 +47,10 @@ absl::StatusOr<StreamState> ReplayStream(const StreamFiles& files, uint64_t up_t
       case Record::kCheckpointEnd:
         state.revision = std::max(state.revision, r.checkpoint_end().covered_revision());
         state.compacted = std::max(state.compacted, r.checkpoint_end().compacted_revision());
+        state.batch = std::max(state.batch, r.checkpoint_end().batch());
+        break;
+      case Record::kBatchEnd:
+        state.batch = std::max(state.batch, r.batch_end().batch());
         break;
       case Record::BODY_NOT_SET:
         break;
@@ -116,6 +120,7 @@ absl::StatusOr<uint64_t> WriteCheckpoint(const StreamFiles& files, uint64_t seq,
   end->set_covered_revision(state.revision);
   end->set_compacted_revision(state.compacted);
   end->set_records(records);
+  end->set_batch(state.batch);
   AppendRecord(record, &buffer);
   RETURN_IF_ERROR(file.Append(&buffer));
   RETURN_IF_ERROR(file.SyncAndClose());

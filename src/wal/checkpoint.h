@@ -34,6 +34,7 @@ struct StreamState {
   absl::btree_map<int64_t, int64_t> leases;
   int64_t compacted = -1;
   int64_t revision = 0;  // the highest revision the stream's records mention
+  uint64_t batch = 0;    // the newest WAL batch the stream's records hold a part of
   StreamRead read;       // what reading the files found
 };
 

@@ -61,7 +61,10 @@ absl::StatusOr<size_t> ParseFileHeader(std::string_view data, FileHeader* header
     return absl::DataLossError("file header checksum mismatch");
   }
   if (const uint32_t version = GetU32(data, 8); version != kFormatVersion) {
-    return absl::DataLossError(absl::StrCat("unsupported format version ", version));
+    return absl::DataLossError(absl::StrCat(
+        "unsupported format version ", version, " (this rametcd reads version ", kFormatVersion,
+        "; move a data dir of an older rametcd with its `rametcd-recover export-etcd-snapshot` "
+        "and this one's `import-etcd`)"));
   }
   const uint32_t kind = GetU32(data, 12);
   if (kind != static_cast<uint32_t>(FileKind::kLog) &&

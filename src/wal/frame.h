@@ -37,7 +37,8 @@ struct FileHeader {
   std::string stream;  // the stream's name (see stream_name.h)
 };
 
-inline constexpr uint32_t kFormatVersion = 1;
+// 2: every log part of a batch ends with a BatchEnd record (format 1 had none).
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr size_t kFrameHeaderBytes = 12;
 inline constexpr uint32_t kMaxPayloadBytes = 1u << 30;
 

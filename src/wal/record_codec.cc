@@ -1,7 +1,5 @@
 #include "wal/record_codec.h"
 
-#include <cstring>
-
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "wal/frame.h"
@@ -21,11 +19,10 @@ uint8_t* WriteLengthDelimitedHeader(int field, size_t n, uint8_t* p) {
 
 }  // namespace
 
-void AppendTxnRecord(int64_t revision, std::span<const std::string_view> streams,
-                     std::span<const mvccpb::KeyValue* const> changes, std::string* out) {
-  // Field numbers of record.proto: Record.txn = 1; Txn.revision = 1, streams = 2, changes = 3.
+void AppendTxnRecord(int64_t revision, std::span<const mvccpb::KeyValue* const> changes,
+                     std::string* out) {
+  // Field numbers of record.proto: Record.txn = 1; Txn.revision = 1, changes = 3.
   size_t body = 1 + CodedOutputStream::VarintSize64(static_cast<uint64_t>(revision));
-  for (std::string_view s : streams) body += LengthDelimitedSize(s.size());
   for (const mvccpb::KeyValue* kv : changes) body += LengthDelimitedSize(kv->ByteSizeLong());
   const size_t payload_size = LengthDelimitedSize(body);
 
@@ -34,11 +31,6 @@ void AppendTxnRecord(int64_t revision, std::span<const std::string_view> streams
   auto* p = reinterpret_cast<uint8_t*>(out->data() + payload_offset);
   p = WriteLengthDelimitedHeader(1, body, p);
   p = WireFormatLite::WriteInt64ToArray(1, revision, p);
-  for (std::string_view s : streams) {
-    p = WriteLengthDelimitedHeader(2, s.size(), p);
-    std::memcpy(p, s.data(), s.size());
-    p += s.size();
-  }
   for (const mvccpb::KeyValue* kv : changes) {
     p = WriteLengthDelimitedHeader(3, kv->GetCachedSize(), p);
     p = kv->SerializeWithCachedSizesToArray(p);

@@ -12,16 +12,15 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <string_view>
 
 #include "etcd/api/mvccpb/kv.pb.h"
 #include "rametcd/wal/record.pb.h"
 
 namespace rametcd::wal {
 
-// Appends a framed Record{txn: {revision, streams, changes}}.
-void AppendTxnRecord(int64_t revision, std::span<const std::string_view> streams,
-                     std::span<const mvccpb::KeyValue* const> changes, std::string* out);
+// Appends a framed Record{txn: {revision, changes}}.
+void AppendTxnRecord(int64_t revision, std::span<const mvccpb::KeyValue* const> changes,
+                     std::string* out);
 
 // Appends any record, framed.
 void AppendRecord(const Record& record, std::string* out);

@@ -1,87 +1,32 @@
 #include "wal/recovery.h"
 
 #include <algorithm>
-#include <tuple>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/btree_map.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
-#include "base/string_hash.h"
+#include "wal/batches.h"
 #include "wal/file_util.h"
 #include "wal/stream_reader.h"
 
 namespace rametcd::wal {
 namespace {
 
-struct LoggedTxn {
-  uint64_t seq;
-  uint64_t offset;
-  Txn txn;
-};
-
-struct Place {
-  uint64_t seq;
-  uint64_t offset;
-  bool operator<(const Place& o) const { return std::tie(seq, offset) < std::tie(o.seq, o.offset); }
+// A record of a log segment, kept until the cuts are known.
+struct Logged {
+  LogPlace place;
+  Record record;
 };
 
 // One stream while it is being recovered.
 struct StreamLoad {
   StreamFiles files;
   StreamRead read;
-  std::vector<LoggedTxn> txns;  // log records, in file order (ascending revision)
-  std::optional<Place> cut;     // everything from here on is dropped
+  StreamBatches batches;
+  std::vector<Logged> logged;   // in file order (ascending revision); BatchEnds left out
+  std::optional<LogPlace> cut;  // everything from here on is dropped
 };
-
-// Finds the multi-stream transactions with a missing part and cuts their streams there, until
-// no cut uncovers another incomplete transaction.
-size_t CutIncompleteTxns(std::vector<StreamLoad>& loads) {
-  absl::flat_hash_map<std::string, size_t, StringViewHash, StringViewEq> index;
-  for (size_t i = 0; i < loads.size(); ++i) index[loads[i].files.stream] = i;
-  size_t dropped = 0;
-  for (bool changed = true; changed;) {
-    changed = false;
-    absl::flat_hash_set<std::pair<size_t, int64_t>> present;
-    for (size_t i = 0; i < loads.size(); ++i) {
-      for (const LoggedTxn& t : loads[i].txns) {
-        if (loads[i].cut && !(Place{t.seq, t.offset} < *loads[i].cut)) break;
-        if (t.txn.streams_size() > 1) present.insert({i, t.txn.revision()});
-      }
-    }
-    for (size_t i = 0; i < loads.size(); ++i) {
-      for (const LoggedTxn& t : loads[i].txns) {
-        const Place place{t.seq, t.offset};
-        if (loads[i].cut && !(place < *loads[i].cut)) break;
-        if (t.txn.streams_size() <= 1) continue;
-        const int64_t rev = t.txn.revision();
-        bool complete = true;
-        for (const std::string& s : t.txn.streams()) {
-          auto it = index.find(s);
-          // A stream whose directory is gone cannot be checked (its prefix was switched to none).
-          if (it == index.end()) continue;
-          const StreamLoad& other = loads[it->second];
-          if (!present.contains({it->second, rev}) && other.read.checkpoint_covered < rev) {
-            complete = false;
-          }
-        }
-        if (!complete) {
-          Log(LogLevel::kWarn, "dropping an incomplete multi-stream transaction",
-              {{"stream", loads[i].files.stream},
-               {"revision", std::to_string(rev)},
-               {"file", loads[i].files.LogPath(t.seq)},
-               {"offset", std::to_string(t.offset)}});
-          loads[i].cut = place;
-          ++dropped;
-          changed = true;
-          break;
-        }
-      }
-    }
-  }
-  return dropped;
-}
 
 // Makes the files match what was loaded: cuts torn tails and dropped transactions off.
 absl::Status FixFiles(StreamLoad& load, RecoverySummary* summary) {
@@ -131,44 +76,53 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
   int64_t compacted = -1;
   int64_t mark = 0;
   int64_t covered = 0;
+  // Lease, compaction and revision-mark records, from the meta stream's checkpoint or logs.
+  auto apply_meta = [&](const Record& r) {
+    switch (r.body_case()) {
+      case Record::kLeaseGrant:
+        leases[r.lease_grant().id()] = r.lease_grant().ttl();
+        break;
+      case Record::kLeaseRevoke:
+        leases.erase(r.lease_revoke().id());
+        break;
+      case Record::kCompaction:
+        compacted = std::max(compacted, r.compaction().revision());
+        break;
+      case Record::kRevisionMark:
+        mark = std::max(mark, r.revision_mark().revision());
+        break;
+      default:
+        break;
+    }
+  };
   std::vector<StreamLoad> loads(listed.size());
+  std::vector<StreamBatches> batches;
   for (size_t i = 0; i < listed.size(); ++i) {
     StreamLoad& load = loads[i];
     load.files = std::move(listed[i]);
     for (const std::string& garbage : load.files.garbage) RETURN_IF_ERROR(RemoveFile(garbage));
     load.files.garbage.clear();
+    StreamBatches& parts = batches.emplace_back(load.files.stream);
     auto visit = [&](const RecordPlace& place, Record& r) -> absl::Status {
-      switch (r.body_case()) {
-        case Record::kTxn:
-          load.txns.push_back({place.seq, place.offset, std::move(*r.mutable_txn())});
-          break;
-        case Record::kKeyHistory: {
-          auto* versions = r.mutable_key_history()->mutable_versions();
-          if (!versions->empty()) {
-            std::string key = versions->Get(0).key();
-            store->RestoreKey(key, versions);
-          }
-          break;
+      if (!place.checkpoint) {
+        // Applied once the cuts are known: the record may belong to an incomplete batch.
+        parts.Add(place, r);
+        if (!r.has_batch_end()) load.logged.push_back({{place.seq, place.offset}, std::move(r)});
+        return absl::OkStatus();
+      }
+      if (r.has_key_history()) {
+        auto* versions = r.mutable_key_history()->mutable_versions();
+        if (!versions->empty()) {
+          std::string key = versions->Get(0).key();
+          store->RestoreKey(key, versions);
         }
-        case Record::kLeaseGrant:
-          leases[r.lease_grant().id()] = r.lease_grant().ttl();
-          break;
-        case Record::kLeaseRevoke:
-          leases.erase(r.lease_revoke().id());
-          break;
-        case Record::kCompaction:
-          compacted = std::max(compacted, r.compaction().revision());
-          break;
-        case Record::kRevisionMark:
-          mark = std::max(mark, r.revision_mark().revision());
-          break;
-        case Record::kCheckpointEnd:
-        case Record::BODY_NOT_SET:
-          break;
+      } else {
+        apply_meta(r);
       }
       return absl::OkStatus();
     };
     ASSIGN_OR_RETURN(load.read, ReadStream(load.files, options.skip_damaged, visit));
+    parts.SetRead(load.read, load.files.checkpoint.has_value() || !load.files.logs.empty());
     compacted = std::max(compacted, load.read.checkpoint_compacted);
     covered = std::max(covered, load.read.checkpoint_covered);
     summary.records += load.read.records;
@@ -178,18 +132,33 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
       summary.skipped.push_back(std::move(s));
     }
   }
-  summary.dropped_txns = CutIncompleteTxns(loads);
+  const BatchCuts cuts = CutIncompleteBatches(batches);
+  for (const std::string& finding : cuts.findings) {
+    Log(LogLevel::kWarn, "dropping an incomplete WAL batch (a crash while it was written)",
+        {{"finding", finding}});
+  }
+  summary.incomplete_batches = cuts.findings;
+  summary.last_batch = cuts.last_batch;
 
   // Every key lives in one stream, whose log is in revision order: applying stream after stream
   // gives each key its versions oldest first, which is all ApplyLogged() needs.
-  int64_t revision = std::max({mark, covered, compacted, int64_t{1}});
-  for (StreamLoad& load : loads) {
-    for (LoggedTxn& t : load.txns) {
-      if (load.cut && !(Place{t.seq, t.offset} < *load.cut)) break;
-      store->ApplyLogged(t.txn.revision(), t.txn.mutable_changes());
-      revision = std::max(revision, t.txn.revision());
+  int64_t txn_revision = 0;
+  for (size_t i = 0; i < loads.size(); ++i) {
+    StreamLoad& load = loads[i];
+    load.cut = cuts.at[i];
+    for (Logged& l : load.logged) {
+      if (load.cut && !(l.place < *load.cut)) break;
+      if (l.record.has_txn()) {
+        Txn& txn = *l.record.mutable_txn();
+        store->ApplyLogged(txn.revision(), txn.mutable_changes());
+        txn_revision = std::max(txn_revision, txn.revision());
+      } else {
+        apply_meta(l.record);
+      }
     }
+    load.logged.clear();
   }
+  const int64_t revision = std::max({mark, covered, compacted, txn_revision, int64_t{1}});
   std::vector<int64_t> lease_ids;
   for (const auto& [id, ttl] : leases) {
     lease_ids.push_back(id);

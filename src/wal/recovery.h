@@ -3,12 +3,12 @@
 // Every stream is read (stream_reader.h); checkpoints are installed key by key, then each stream's
 // logged transactions in its order (a key lives in one stream, so its versions come oldest
 // first), so versions, create revisions, leases and the current revision come back exactly; the
-// watch history is rebuilt from the retained versions. A transaction that wrote several streams is
-// applied only if every part is found (or lies inside that stream's checkpoint); if a part is
-// missing (a crash between two files' appends), the transaction and everything after it in the
-// streams holding its other parts are dropped and cut off the files: it was never acknowledged
-// in fsync mode, and the rest of that batch goes with it. Torn tails are cut off with a warning.
-// Leases come back with their full TTL (as etcd's do); the compaction point is restored.
+// watch history is rebuilt from the retained versions. Only whole WAL batches are loaded
+// (batches.h): if a crash left a batch with a part missing in some stream, or a part without its
+// end, that batch and everything after it are dropped and cut off the files (none of it was
+// acknowledged in fsync mode), so the state loaded is the history up to a point, never a later
+// write without an earlier one. Torn tails are cut off with a warning. Leases come back with
+// their full TTL (as etcd's do); the compaction point is restored.
 //
 // Ownership: writes into the caller's Store and Lessor, before they serve anything.
 #ifndef RAMETCD_WAL_RECOVERY_H_
@@ -49,8 +49,10 @@ struct RecoverySummary {
   size_t leases = 0;
   uint64_t records = 0;
   uint64_t bytes = 0;
-  size_t torn_tails = 0;             // cut off
-  size_t dropped_txns = 0;           // incomplete multi-stream transactions cut off
+  size_t torn_tails = 0;  // cut off
+  // Why an incomplete batch (and what followed it) was cut off, one line per finding.
+  std::vector<std::string> incomplete_batches;
+  uint64_t last_batch = 0;           // the newest WAL batch loaded; the writer continues after it
   size_t orphan_lease_keys = 0;      // keys whose lease was not found
   std::vector<std::string> skipped;  // corruption skipped with skip_damaged
   absl::Duration took;

@@ -38,6 +38,8 @@ bool Belongs(const Record& r, bool checkpoint, std::string_view stream) {
       return meta && !checkpoint;
     case Record::kCheckpointEnd:
       return checkpoint;
+    case Record::kBatchEnd:
+      return !checkpoint;
     case Record::BODY_NOT_SET:
       break;
   }
@@ -120,6 +122,7 @@ absl::StatusOr<StreamRead> ReadStream(const StreamFiles& files, bool skip_damage
             ended = true;
             read.checkpoint_covered = r.checkpoint_end().covered_revision();
             read.checkpoint_compacted = r.checkpoint_end().compacted_revision();
+            read.checkpoint_batch = r.checkpoint_end().batch();
           }
           place.offset = offset;
           return visit(place, r);
@@ -130,6 +133,7 @@ absl::StatusOr<StreamRead> ReadStream(const StreamFiles& files, bool skip_damage
     read.records += scan.records;
   }
   int64_t last_revision = read.checkpoint_covered;
+  uint64_t last_batch = read.checkpoint_batch;
   for (size_t i = 0; i < files.logs.size(); ++i) {
     const std::string path = files.LogPath(files.logs[i]);
     const bool newest = i + 1 == files.logs.size();
@@ -154,6 +158,13 @@ absl::StatusOr<StreamRead> ReadStream(const StreamFiles& files, bool skip_damage
                                           offset, " does not follow revision ", last_revision));
             }
             last_revision = r.txn().revision();
+          }
+          if (r.has_batch_end()) {
+            if (r.batch_end().batch() <= last_batch) {
+              return Corrupt(absl::StrCat(path, ": batch ", r.batch_end().batch(), " at offset ",
+                                          offset, " does not follow batch ", last_batch));
+            }
+            last_batch = r.batch_end().batch();
           }
           place.offset = offset;
           return visit(place, r);

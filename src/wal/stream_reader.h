@@ -9,7 +9,8 @@
 //     only in data streams, leases, compactions and marks only in _meta), that names a revision
 //     or version outside [-1, 2^62], or a key that is empty or of another stream; with
 //     `skip_damaged` such a record in a log is skipped (not visited) and reported.
-// Txn revisions must increase through the logs and lie above the checkpoint's coverage.
+// Txn revisions and BatchEnd batches must increase through the logs and lie above the
+// checkpoint's coverage.
 //
 // Thread safety: none needed; works on files only.
 #ifndef RAMETCD_WAL_STREAM_READER_H_
@@ -38,6 +39,7 @@ struct RecordPlace {
 struct StreamRead {
   int64_t checkpoint_covered = 0;     // revisions <= this are in the checkpoint
   int64_t checkpoint_compacted = -1;  // the compaction point the checkpoint was written at
+  uint64_t checkpoint_batch = 0;      // WAL batches <= this are in the checkpoint
   uint64_t checkpoint_bytes = 0;
   uint64_t log_bytes = 0;     // valid bytes in the log segments
   uint64_t records = 0;       // valid records, checkpoint included

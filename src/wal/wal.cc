@@ -33,6 +33,7 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Start(Options options, std::unique_ptr
   RETURN_IF_ERROR(MakeDirs(wal->options_.dir));
   for (const RecoveredStream& r : recovered.streams) RETURN_IF_ERROR(wal->Adopt(r));
   wal->compacted_ = recovered.compacted;
+  wal->batch_ = recovered.last_batch;
   wal->writer_ = std::thread([w = wal.get()] { w->Run(); });
   wal->checkpointer_ = std::thread([w = wal.get()] { w->RunCheckpoints(); });
   return wal;
@@ -178,6 +179,17 @@ absl::Status Wal::EnsureSegment(Stream& s) {
   if (s.fd >= 0) return absl::OkStatus();
   const bool new_dir = !std::filesystem::exists(s.files.dir);
   RETURN_IF_ERROR(MakeDirs(s.files.dir));
+  if (!s.files.checkpoint && s.files.logs.empty()) {
+    // A new stream starts with an empty checkpoint saying that it had no part in any batch
+    // before this one, so that recovery does not look for one (a stream that was in mode none
+    // for a while comes back this way too).
+    StreamState empty;
+    empty.batch = batch_ - 1;
+    ASSIGN_OR_RETURN(const uint64_t bytes, WriteCheckpoint(s.files, 0, empty));
+    s.files.checkpoint = 0;
+    s.checkpoint_bytes = bytes;
+    disk_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  }
   const uint64_t seq =
       (s.files.logs.empty() ? s.files.checkpoint.value_or(0) : s.files.logs.back()) + 1;
   ASSIGN_OR_RETURN(s.fd, OpenForWrite(s.files.LogPath(seq), true));
@@ -223,12 +235,8 @@ void Wal::Encode(std::vector<Item>& batch, uint64_t* ticket, size_t* bytes) {
             part = &parts.emplace_back(stream, std::vector<const mvccpb::KeyValue*>());
           part->second.push_back(&e.kv());
         }
-        absl::InlinedVector<std::string_view, 2> names;
-        if (parts.size() > 1) {
-          for (const auto& p : parts) names.push_back(p.first);
-        }
         for (const auto& [stream, changes] : parts) {
-          AppendTxnRecord(item.a, names, changes, &StreamFor(stream)->pending);
+          AppendTxnRecord(item.a, changes, &StreamFor(stream)->pending);
         }
         persisted_revision = std::max(persisted_revision, item.a);
         break;
@@ -257,6 +265,19 @@ void Wal::Encode(std::vector<Item>& batch, uint64_t* ticket, size_t* bytes) {
     record.mutable_revision_mark()->set_revision(mark);
     AppendRecord(record, &meta->pending);
   }
+  // End every stream's part of the batch, so that recovery can tell a whole batch (batches.h).
+  absl::InlinedVector<Stream*, 4> written;
+  for (auto& [name, s] : streams_) {
+    if (!s->pending.empty()) written.push_back(s.get());
+  }
+  if (written.empty()) return;
+  record.Clear();
+  BatchEnd* end = record.mutable_batch_end();
+  end->set_batch(++batch_);
+  if (written.size() > 1) {
+    for (const Stream* s : written) end->add_streams(s->name);
+  }
+  for (Stream* s : written) AppendRecord(record, &s->pending);
 }
 
 absl::Status Wal::WriteOut(bool sync_all) {

@@ -2,7 +2,8 @@
 // apply thread; the Wal routes it to its stream (resource prefix), queues it, and one writer
 // thread encodes the queued changes into per-stream buffers and writes them out as one batch
 // through the IoBackend (io_uring: one submission for all files, fdatasync linked after the
-// write of every fsync-mode file).
+// write of every fsync-mode file). Batches are numbered, and each stream's part of one ends with
+// a BatchEnd record, so that recovery loads whole batches only (batches.h).
 //
 // When: buffered changes wait at most `flush_interval`; a change in an fsync-mode stream wakes
 // the writer at once, and every change that arrives while a batch is on its way joins the next
@@ -194,6 +195,7 @@ class Wal : public mvcc::ChangeLog {
   // Writer thread only (and Start(), before the threads run).
   absl::flat_hash_map<std::string, std::unique_ptr<Stream>, StringViewHash, StringViewEq> streams_;
   int64_t compacted_ = -1;
+  uint64_t batch_ = 0;  // the newest batch numbered (batches.h)
 
   std::thread writer_;
   std::thread checkpointer_;

@@ -312,14 +312,15 @@ absl::StatusOr<std::string> Pack(
 }
 
 // Recovers the image's files as the fuzz target would, to check that a seed loads.
-absl::Status CheckRecovers(const std::string& wal_dir, size_t want_torn, size_t want_dropped) {
+absl::Status CheckRecovers(const std::string& wal_dir, size_t want_torn, size_t want_findings) {
   mvcc::Store store;
   lease::Lessor lessor({}, &store);
   ASSIGN_OR_RETURN(wal::RecoverySummary summary,
                    wal::Recover({wal_dir, false}, &store, &lessor, absl::Now()));
-  if (summary.torn_tails != want_torn || summary.dropped_txns != want_dropped) {
+  if (summary.torn_tails != want_torn || summary.incomplete_batches.size() != want_findings) {
     return absl::InternalError(absl::StrCat(wal_dir, ": ", summary.torn_tails, " torn tails, ",
-                                            summary.dropped_txns, " dropped txns"));
+                                            summary.incomplete_batches.size(),
+                                            " incomplete-batch findings"));
   }
   return absl::OkStatus();
 }
@@ -342,8 +343,8 @@ absl::Status WriteWalSeeds(const std::string& dir) {
     RETURN_IF_ERROR(WriteFile(dir + "basic.img", image));
     ASSIGN_OR_RETURN(image, Pack(run->wal_dir(), kImageFixChecksums));
     RETURN_IF_ERROR(WriteFile(dir + "basic_fixed.img", image));
-    // The last record of the pods stream cut short: a torn tail that leaves the last txn,
-    // which also wrote _other and the leases stream, incomplete.
+    // The last record of the pods stream (its batch end) cut short: a torn tail that leaves the
+    // last batch, which also wrote _other and the leases stream, incomplete.
     ASSIGN_OR_RETURN(image, Pack(run->wal_dir(), 0, [](const std::string& path, std::string* c) {
                        if (path.starts_with(wal::StreamDirName("/registry/pods/"))) {
                          c->resize(c->size() - 5);

@@ -2,7 +2,7 @@
 // fuzz_inputs.h: a flags byte, then one chunk per file, naming its stream, seq, kind), recovered
 // with wal::Recover into an mvcc::Store and a lease::Lessor as the server does on start: the
 // directory listing, the file headers, the frame scan (torn tails versus corruption), record
-// decoding, checkpoints, multi-stream transactions, the cuts recovery makes, and the store's
+// decoding, checkpoints, incomplete batches, the cuts recovery makes, and the store's
 // restore. With the flag kImageFixChecksums every frame gets valid checksums first, so that
 // mutated records reach the decoder and the store.
 //
@@ -203,7 +203,7 @@ void Run(std::string_view data) {
   Require(again->state == first->state,
           absl::StrCat("a second recovery loads another state:\n", absl::CEscape(first->state),
                        "\nthen:\n", absl::CEscape(again->state)));
-  Require(again->summary.dropped_txns == 0 && (skip || again->summary.torn_tails == 0),
+  Require(again->summary.incomplete_batches.empty() && (skip || again->summary.torn_tails == 0),
           "a second recovery still cuts something");
 
   // The server goes on: a write at the next revision, a compaction at it.

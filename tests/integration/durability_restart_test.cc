@@ -426,12 +426,15 @@ void ExpectSame(const Snapshot& before, const Snapshot& after) {
   EXPECT_EQ(before.compacted_watch, after.compacted_watch);
 }
 
-// Counts the WAL files under `data_dir` by extension.
+// Counts the WAL files under `data_dir` by extension, streams' initial empty checkpoints left out.
 std::map<std::string, int> WalFiles(const std::string& data_dir) {
   std::map<std::string, int> count;
   std::error_code ec;
   for (const auto& e : std::filesystem::recursive_directory_iterator(data_dir, ec)) {
-    if (e.is_regular_file()) ++count[e.path().extension().string()];
+    // A stream's first checkpoint (seq 0) is the empty one written when it is created.
+    if (e.is_regular_file() && e.path().filename() != "0000000000000000.ckpt") {
+      ++count[e.path().extension().string()];
+    }
   }
   return count;
 }
@@ -495,7 +498,7 @@ TEST_P(DurabilityRestartTest, GracefulRestartRestoresEverything) {
   const std::string recovered = RecoveredLine(**second);
   std::printf("%s\n", recovered.c_str());
   EXPECT_THAT(recovered, HasSubstr("\"torn-tails-cut\":\"0\""));
-  EXPECT_THAT(recovered, HasSubstr("\"incomplete-txns-dropped\":\"0\""));
+  EXPECT_THAT(recovered, HasSubstr("\"incomplete-batch-findings\":\"0\""));
   auto c2 = std::make_unique<Client>(**second);
   const Snapshot after = TakeSnapshot(**second, *c2, w, all, /*watch=*/true);
   ExpectSame(before, after);

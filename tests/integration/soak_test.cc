@@ -74,7 +74,7 @@ class Engine {
     auto recovered = wal::Recover({wal_dir, false}, store_.get(), lessor_.get(), now);
     ASSERT_TRUE(recovered.ok()) << recovered.status();
     EXPECT_EQ(recovered->torn_tails, 0u);
-    EXPECT_EQ(recovered->dropped_txns, 0u);
+    EXPECT_TRUE(recovered->incomplete_batches.empty());
     EXPECT_EQ(recovered->orphan_lease_keys, 0u);
     wal::Wal::Options options;
     options.dir = wal_dir;

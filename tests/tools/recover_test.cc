@@ -1,7 +1,8 @@
 // rametcd-recover against a data dir written by the real server: verify on a clean dir, on a torn
-// tail and on corruption in the middle of a log; dump as text and JSON; repair (backup, cut,
-// the server starts again with what came before the damage); compact (one checkpoint per stream,
-// the same keys, values and revisions after a restart, refused while a server holds the dir).
+// tail, on corruption in the middle of a log, on a misplaced record and on an incomplete last
+// batch; dump as text and JSON; repair (backup, cut, the server starts again with what came
+// before the damage or the incomplete batch); compact (one checkpoint per stream, the same keys,
+// values and revisions after a restart, refused while a server holds the dir).
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "support/server_process.h"
+#include "wal/record_codec.h"
 
 namespace rametcd::testing {
 namespace {
@@ -258,12 +260,62 @@ TEST_F(RecoverTest, TornTail) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
+// A crash while a batch that wrote two streams was written: the pods part reached its file, the
+// _other part did not. verify names the incomplete batch, repair cuts it off (as the server would
+// on start), and the server comes back with what came before it.
+TEST_F(RecoverTest, IncompleteLastBatchIsReportedAndCut) {
+  {
+    auto server = ServerProcess::StartRametcd({"--data-dir", data_});
+    ASSERT_TRUE(server.ok()) << server.status();
+    CommandResult txn = RunCommand(
+        {"env", "ETCDCTL_API=3", "etcdctl", "--endpoints=" + (*server)->endpoint(), "txn"},
+        "\nput /registry/pods/default/pod-7 p7\nput /other/key2 o2\n\n\n");
+    ASSERT_EQ(txn.exit_code, 0) << txn.output;
+    ASSERT_NE(txn.output.find("SUCCESS"), std::string::npos) << txn.output;
+    ASSERT_EQ((*server)->Terminate(), 0);
+  }
+  const std::string log = FilesIn(data_ + "/wal/_other", ".log").back();
+  const std::vector<uint64_t> offsets =
+      RecordOffsets(data_, "_other/" + fs::path(log).filename().string());
+  ASSERT_GE(offsets.size(), 2u);
+  fs::resize_file(log, offsets[offsets.size() - 2]);  // the txn's part and its batch end
+  CommandResult r = Recover({"verify", data_});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("incomplete batch: batch"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("misses its part in stream \"_other\""), std::string::npos) << r.output;
+
+  r = Recover({"repair", data_});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("an incomplete last batch"), std::string::npos) << r.output;
+  r = Recover({"verify", data_});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto server = ServerProcess::StartRametcd({"--data-dir", data_});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ExpectSameKeys(*expected_, GetAll(**server));
+}
+
+// verify reads the streams as the server does: a valid record where it does not belong (a lease
+// grant in a data stream) is corruption, though its bytes hold.
+TEST_F(RecoverTest, MisplacedRecordIsCorrupt) {
+  wal::Record grant;
+  grant.mutable_lease_grant()->set_id(7);
+  grant.mutable_lease_grant()->set_ttl(60);
+  std::string framed;
+  wal::AppendRecord(grant, &framed);
+  std::ofstream(PodsLog(), std::ios::app | std::ios::binary) << framed;
+  CommandResult r = Recover({"verify", data_});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("CORRUPT: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("lease_grant record at offset"), std::string::npos) << r.output;
+}
+
 TEST_F(RecoverTest, CorruptionInTheMiddleIsRepairedWithABackup) {
   const std::string log = PodsLog();
   const std::string short_name = kPodsDir + "/" + fs::path(log).filename().string();
   const std::vector<uint64_t> offsets = RecordOffsets(data_, short_name);
-  ASSERT_GE(offsets.size(), 4u);
-  const uint64_t damaged = offsets[2];  // the third pod; more records follow it
+  ASSERT_GE(offsets.size(), 6u);
+  // The third pod (each write is a txn record and its batch end); more records follow it.
+  const uint64_t damaged = offsets[4];
   {
     std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
     f.seekg(damaged + 16);
@@ -326,7 +378,7 @@ TEST_F(RecoverTest, RepairWithBackupDir) {
   ASSERT_GE(offsets.size(), 3u);
   {
     std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(offsets[1] + 2);  // the frame's length: its frame checksum fails
+    f.seekp(offsets[2] + 2);  // the second pod's frame length: its frame checksum fails
     f.write("\x7f", 1);
   }
   EXPECT_EQ(Recover({"verify", data_}).exit_code, 3);
@@ -334,7 +386,7 @@ TEST_F(RecoverTest, RepairWithBackupDir) {
   CommandResult r = Recover({"repair", data_, "--backup-dir", backup_dir});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(fs::exists(backup_dir + "/" + short_name)) << r.output;
-  EXPECT_EQ(fs::file_size(log), offsets[1]);
+  EXPECT_EQ(fs::file_size(log), offsets[2]);
   EXPECT_EQ(Recover({"verify", data_}).exit_code, 0);
 }
 

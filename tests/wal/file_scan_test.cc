@@ -72,10 +72,6 @@ Record TxnRecord(int64_t revision, int changes) {
     kv->set_value(std::string(10 + 20 * i, static_cast<char>('a' + i)));
     kv->set_lease(i % 2 == 0 ? 0 : 0x1234);
   }
-  if (changes > 1) {
-    txn->add_streams("/registry/pods/");
-    txn->add_streams("_other");
-  }
   return r;
 }
 
@@ -93,11 +89,16 @@ std::vector<Record> SampleRecords() {
   tombstone.mutable_txn()->add_changes()->set_key("/registry/pods/default/p0");
   tombstone.mutable_txn()->mutable_changes(0)->set_mod_revision(10);
   records.push_back(tombstone);
+  BatchEnd* batch = records.emplace_back().mutable_batch_end();
+  batch->set_batch(3);
+  batch->add_streams("/registry/pods/");
+  batch->add_streams("_other");
   records.emplace_back().mutable_key_history()->add_versions()->set_key("k");
   CheckpointEnd* end = records.emplace_back().mutable_checkpoint_end();
   end->set_covered_revision(10);
   end->set_compacted_revision(-1);
-  end->set_records(8);
+  end->set_records(9);
+  end->set_batch(3);
   return records;
 }
 
@@ -190,7 +191,7 @@ TEST_F(FileScanTest, CorruptionInTheMiddle) {
     EXPECT_EQ(scan->damage[1].resume, offsets[6]);
     EXPECT_FALSE(scan->damage[1].torn);
     std::vector<uint64_t> want;
-    for (int i : {0, 1, 3, 4, 6, 7, 8}) want.push_back(offsets[i]);
+    for (int i : {0, 1, 3, 4, 6, 7, 8, 9}) want.push_back(offsets[i]);
     EXPECT_EQ(visited.offsets, want);
   }
 }

@@ -58,7 +58,7 @@ TEST(FileHeaderTest, LayoutIsLittleEndian) {
   AppendFileHeader({FileKind::kCheckpoint, 0x0102030405060708ull, "ab"}, &data);
   ASSERT_EQ(data.size(), 34u);
   EXPECT_EQ(data.substr(0, 8), "RAMETCDW");
-  EXPECT_EQ(data.substr(8, 4), std::string("\x01\0\0\0", 4));   // version
+  EXPECT_EQ(data.substr(8, 4), std::string("\x02\0\0\0", 4));   // version
   EXPECT_EQ(data.substr(12, 4), std::string("\x02\0\0\0", 4));  // kind
   EXPECT_EQ(data.substr(16, 8), "\x08\x07\x06\x05\x04\x03\x02\x01");
   EXPECT_EQ(data.substr(24, 4), std::string("\x02\0\0\0", 4));  // name length
@@ -106,7 +106,14 @@ TEST(FileHeaderTest, BadFieldsWithValidChecksum) {
   ASSERT_TRUE(ParseFileHeader(Resealed(good, 16, "\x09"), &out).ok());  // seq changed only
   EXPECT_EQ(out.seq, 9u);
   ExpectDataLoss(Resealed(good, 0, "RAMETCDX"), "magic");
-  ExpectDataLoss(Resealed(good, 8, std::string("\x02\0\0\0", 4)), "version 2");
+  ExpectDataLoss(Resealed(good, 8, std::string("\x03\0\0\0", 4)), "version 3");
+  // Format 1 (no batch ends) is refused, saying how to move its data.
+  auto v1 = ParseFileHeader(Resealed(good, 8, std::string("\x01\0\0\0", 4)), &out);
+  EXPECT_EQ(v1.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(
+      v1.status().message().find("unsupported format version 1 (this rametcd reads version 2"),
+      std::string::npos)
+      << v1.status();
   ExpectDataLoss(Resealed(good, 8, std::string("\0\0\0\0", 4)), "version 0");
   ExpectDataLoss(Resealed(good, 12, std::string("\0\0\0\0", 4)), "kind 0");
   ExpectDataLoss(Resealed(good, 12, std::string("\x03\0\0\0", 4)), "kind 3");

@@ -1,8 +1,9 @@
 // Unit tests of the WAL writer (wal/wal.h) with recovery (wal/recovery.h): round trips through
 // both I/O backends, and faults injected through the IoBackend interface: short writes, ENOSPC
-// (retried, nothing lost), EIO and failed fsyncs (the WAL fails and says so), group commit,
-// checkpoints, and the backlog bound; and recovery's refusal of a record in the wrong stream. The
-// test thread plays the apply thread.
+// (retried, nothing lost), EIO and failed fsyncs (the WAL fails and says so), a batch that
+// reached only some of its files (dropped whole), group commit, checkpoints, and the backlog
+// bound; and recovery's refusal of a record in the wrong stream. The test thread plays the apply
+// thread.
 #include "wal/wal.h"
 
 #include <stdlib.h>
@@ -293,6 +294,53 @@ TEST_P(WalTest, BacklogIsBounded) {
   Close();  // the backend refers to `release`
 }
 
+// A crash in the middle of a batch: its write reached the pods stream's file but not _other's.
+// Recovery drops the batch whole: keeping the pods part would keep revision 5 without revision 4
+// (in _other), and half of the transaction at revision 6.
+TEST_P(WalTest, BatchThatReachedOnlySomeFilesIsDroppedWhole) {
+  options_.flush_interval = absl::Hours(1);  // Close() writes everything queued as one batch
+  Open(RealBackend());
+  Put("/registry/pods/ns/a", "1");
+  Put("plain", "1");
+  Close();
+  Open(RealBackend());  // nothing written in the second run yet: the same state as the first's
+  const std::string before = Dump();
+  const int64_t revision = store_->revision();
+  ASSERT_EQ(revision, 3);
+  Close();
+
+  const std::string other_dir = "/" + StreamDirName(kOtherStream) + "/";
+  Open(std::make_unique<FaultyBackend>(RealBackend(), [&](IoOp& op) {
+    std::error_code ec;
+    const std::string path =
+        std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(op.fd), ec).string();
+    if (path.find(other_dir) == std::string::npos) return true;
+    op.written = static_cast<int64_t>(op.data.size());  // "written": lost in the crash
+    op.sync_result = op.sync ? 0 : 1;
+    return false;
+  }));
+  EXPECT_EQ(Put("plain", "2"), 4);
+  EXPECT_EQ(Put("/registry/pods/ns/a", "2"), 5);
+  etcdserverpb::TxnRequest txn;
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key("/registry/pods/ns/b");
+  put->set_value("in-txn");
+  txn.add_success()->mutable_request_delete_range()->set_key("plain");
+  etcdserverpb::TxnResponse txn_resp;
+  ASSERT_TRUE(store_->Txn(&txn, &txn_resp).ok());
+  Close();
+
+  for (int start = 0; start < 2; ++start) {  // the second start finds the files already cut
+    Open(RealBackend());
+    EXPECT_EQ(Dump(), before) << "start " << start;
+    EXPECT_EQ(store_->revision(), revision) << "start " << start;
+    Close();
+  }
+  Open(RealBackend());
+  EXPECT_EQ(Put("/registry/pods/ns/c", "next"), revision + 1);
+  ExpectSameAfterRestart();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, WalTest, ::testing::Values(IoKind::kUring, IoKind::kPosix),
                          [](const auto& info) {
                            return std::string(info.param == IoKind::kPosix ? "posix" : "io_uring");
@@ -341,22 +389,24 @@ class WalRecoveryTest : public ::testing::Test {
 
 // A valid record of a kind that does not belong in its stream is corruption. wal_recovery_fuzz
 // found recovery applying a lease grant that lay in a data stream after an incomplete
-// multi-stream transaction, then cutting both off the file: the lease was gone after the next
-// restart.
+// multi-stream transaction (now: batch), then cutting both off the file: the lease was gone after
+// the next restart.
 TEST_F(WalRecoveryTest, MisplacedRecordIsCorruption) {
-  Record txn;  // its _other part is missing: recovery drops it and cuts the file there
+  Record txn;
   txn.mutable_txn()->set_revision(2);
-  txn.mutable_txn()->add_streams("/registry/pods/");
-  txn.mutable_txn()->add_streams("_other");
   mvccpb::KeyValue* kv = txn.mutable_txn()->add_changes();
   kv->set_key("/registry/pods/a");
   kv->set_create_revision(2);
   kv->set_mod_revision(2);
   kv->set_version(1);
+  Record end;  // the batch's _other part is missing: recovery drops it and cuts the file there
+  end.mutable_batch_end()->set_batch(1);
+  end.mutable_batch_end()->add_streams("/registry/pods/");
+  end.mutable_batch_end()->add_streams("_other");
   Record grant;  // belongs in _meta
   grant.mutable_lease_grant()->set_id(7);
   grant.mutable_lease_grant()->set_ttl(60);
-  WriteSegment(dir_, "/registry/pods/", {txn, grant});
+  WriteSegment(dir_, "/registry/pods/", {txn, end, grant});
   WriteSegment(dir_, "_other", {});
   ExpectCorruptionSkipped(dir_, "lease_grant record at offset");
 }

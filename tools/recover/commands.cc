@@ -24,8 +24,6 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
@@ -46,6 +44,7 @@
 #include "snapshot/backend_from_store.h"
 #include "snapshot/etcd_backend.h"
 #include "snapshot/snapshot_file.h"
+#include "wal/batches.h"
 #include "wal/checkpoint.h"
 #include "wal/data_dir.h"
 #include "wal/file_scan.h"
@@ -287,6 +286,21 @@ absl::StatusOr<StreamReport> AnalyzeStream(const StreamFiles& files) {
   return report;
 }
 
+// Reads a stream whose bytes hold as the server does, which also checks every record's place and
+// numbers, and appends its batch parts to `batches`. Errors: DataLoss naming what is wrong.
+absl::Status ReadBatchParts(const StreamFiles& files, std::vector<wal::StreamBatches>* batches) {
+  wal::StreamBatches parts(files.stream);
+  auto read =
+      wal::ReadStream(files, /*skip_damaged=*/false, [&](const wal::RecordPlace& place, Record& r) {
+        parts.Add(place, r);
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read.status();
+  parts.SetRead(*read, files.checkpoint.has_value() || !files.logs.empty());
+  batches->push_back(std::move(parts));
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------------------------
 // dump
 
@@ -362,15 +376,7 @@ void PrintRecordText(const std::string& where, const Record& r, std::ostream& ou
   out << where << " ";
   switch (r.body_case()) {
     case Record::kTxn:
-      out << "txn revision=" << r.txn().revision();
-      if (!r.txn().streams().empty()) {
-        std::vector<std::string> streams;
-        for (const std::string& s : r.txn().streams()) {
-          streams.push_back(absl::StrCat("\"", absl::CHexEscape(s), "\""));
-        }
-        out << " streams=[" << absl::StrJoin(streams, ",") << "]";
-      }
-      out << " changes=" << r.txn().changes_size() << "\n";
+      out << "txn revision=" << r.txn().revision() << " changes=" << r.txn().changes_size() << "\n";
       for (const mvccpb::KeyValue& kv : r.txn().changes()) {
         out << "    " << DescribeKeyValue(kv) << "\n";
       }
@@ -397,8 +403,21 @@ void PrintRecordText(const std::string& where, const Record& r, std::ostream& ou
     case Record::kCheckpointEnd:
       out << "checkpoint-end covered_revision=" << r.checkpoint_end().covered_revision()
           << " compacted_revision=" << r.checkpoint_end().compacted_revision()
-          << " records=" << r.checkpoint_end().records() << "\n";
+          << " records=" << r.checkpoint_end().records() << " batch=" << r.checkpoint_end().batch()
+          << "\n";
       return;
+    case Record::kBatchEnd: {
+      out << "batch-end batch=" << r.batch_end().batch();
+      if (!r.batch_end().streams().empty()) {
+        std::vector<std::string> streams;
+        for (const std::string& s : r.batch_end().streams()) {
+          streams.push_back(absl::StrCat("\"", absl::CHexEscape(s), "\""));
+        }
+        out << " streams=[" << absl::StrJoin(streams, ",") << "]";
+      }
+      out << "\n";
+      return;
+    }
     case Record::BODY_NOT_SET:
       out << "empty\n";
       return;
@@ -525,6 +544,7 @@ int Verify(const std::string& data_dir, std::ostream& out, std::ostream& err) {
   }
   size_t torn = 0, corrupt = 0, garbage = 0;
   uint64_t total_records = 0, total_bytes = 0;
+  std::vector<wal::StreamBatches> batches;
   for (const StreamFiles& files : *streams) {
     auto report = AnalyzeStream(files);
     if (!report.ok()) {
@@ -534,10 +554,17 @@ int Verify(const std::string& data_dir, std::ostream& out, std::ostream& err) {
     out << "stream " << absl::CHexEscape(files.stream) << " ("
         << fs::path(files.dir).filename().string() << "): " << report->files.size() << " files, "
         << report->records << " records, " << report->bytes << " bytes\n";
+    const size_t corrupt_before = corrupt;
     for (const FileReport& file : report->files) {
       for (const Problem& p : file.problems) {
         out << "  " << (p.torn ? "torn: " : "CORRUPT: ") << p.description << "\n";
         ++(p.torn ? torn : corrupt);
+      }
+    }
+    if (corrupt == corrupt_before) {
+      if (absl::Status read = ReadBatchParts(files, &batches); !read.ok()) {
+        out << "  CORRUPT: " << read.message() << "\n";
+        ++corrupt;
       }
     }
     for (const std::string& g : files.garbage) {
@@ -547,6 +574,13 @@ int Verify(const std::string& data_dir, std::ostream& out, std::ostream& err) {
     total_records += report->records;
     total_bytes += report->bytes;
   }
+  size_t incomplete = 0;
+  if (corrupt == 0) {
+    for (const std::string& finding : wal::CutIncompleteBatches(batches).findings) {
+      out << "incomplete batch: " << finding << "\n";
+      ++incomplete;
+    }
+  }
   out << streams->size() << " streams, " << total_records << " records, " << total_bytes
       << " bytes: ";
   if (corrupt > 0) {
@@ -554,9 +588,10 @@ int Verify(const std::string& data_dir, std::ostream& out, std::ostream& err) {
         << " torn tails; run `rametcd-recover repair` (with the server stopped)\n";
     return kExitCorrupt;
   }
-  if (torn > 0) {
-    out << torn << " torn tails at the end of the newest logs (the server cuts them off on "
-        << "start)\n";
+  if (torn > 0 || incomplete > 0) {
+    out << torn << " torn tails at the end of the newest logs, " << incomplete
+        << " findings of an incomplete last batch (a crash while it was written); the server "
+           "cuts them off on start\n";
     return kExitTorn;
   }
   out << "clean\n";
@@ -608,6 +643,30 @@ int Dump(const std::string& data_dir, const DumpOptions& options, std::ostream& 
   return kExitOk;
 }
 
+// Copies `path` (a log of `files`) to `backup_dir`/<stream dir>/, synced, then truncates it at
+// `cut` (removes it at 0). Returns the backup's path. Errors: nothing is changed if the backup
+// fails.
+absl::StatusOr<std::string> BackUpAndCut(const StreamFiles& files, const std::string& path,
+                                         uint64_t cut, const std::string& backup_dir) {
+  const std::string stream_dir = fs::path(files.dir).filename().string();
+  const std::string backup =
+      absl::StrCat(backup_dir, "/", stream_dir, "/", fs::path(path).filename().string());
+  std::error_code ec;
+  fs::create_directories(absl::StrCat(backup_dir, "/", stream_dir), ec);
+  if (!ec) fs::copy_file(path, backup, fs::copy_options::overwrite_existing, ec);
+  absl::Status synced = ec ? absl::OkStatus() : SyncFile(backup);
+  if (synced.ok() && !ec) synced = wal::SyncDir(fs::path(backup).parent_path().string());
+  if (ec || !synced.ok()) {
+    return absl::InternalError(absl::StrCat("cannot back up ", path, " to ", backup, ": ",
+                                            ec ? ec.message() : std::string(synced.message()),
+                                            "; nothing changed"));
+  }
+  absl::Status s = cut == 0 ? wal::RemoveFile(path) : wal::TruncateFile(path, cut);
+  if (s.ok() && cut == 0) s = wal::SyncDir(files.dir);  // TruncateFile syncs itself
+  if (!s.ok()) return s;
+  return backup;
+}
+
 int Repair(const std::string& data_dir, const std::string& backup_dir_flag, std::ostream& out,
            std::ostream& err) {
   std::unique_ptr<wal::DataDir> lock;
@@ -636,32 +695,53 @@ int Repair(const std::string& data_dir, const std::string& backup_dir_flag, std:
         continue;
       }
       const uint64_t cut = file.problems.front().offset;
-      const std::string stream_dir = fs::path(files.dir).filename().string();
-      const std::string backup =
-          absl::StrCat(backup_dir, "/", stream_dir, "/", fs::path(file.path).filename().string());
-      std::error_code ec;
-      fs::create_directories(absl::StrCat(backup_dir, "/", stream_dir), ec);
-      if (!ec) fs::copy_file(file.path, backup, fs::copy_options::overwrite_existing, ec);
-      absl::Status synced = ec ? absl::OkStatus() : SyncFile(backup);
-      if (synced.ok() && !ec) synced = wal::SyncDir(fs::path(backup).parent_path().string());
-      if (ec || !synced.ok()) {
-        PrintError(err, absl::StrCat("cannot back up ", file.path, " to ", backup, ": ",
-                                     ec ? ec.message() : std::string(synced.message()),
-                                     "; nothing changed"));
-        return kExitUnreadable;
-      }
-      absl::Status s = cut == 0 ? wal::RemoveFile(file.path) : wal::TruncateFile(file.path, cut);
-      if (s.ok() && cut == 0) s = wal::SyncDir(files.dir);  // TruncateFile syncs itself
-      if (!s.ok()) {
-        PrintError(err, s.message());
+      auto backup = BackUpAndCut(files, file.path, cut, backup_dir);
+      if (!backup.ok()) {
+        PrintError(err, backup.status().message());
         return kExitUnreadable;
       }
       out << "repaired " << file.path << ": "
           << (cut == 0 ? "removed" : absl::StrCat("cut at offset ", cut)) << " (" << file.size - cut
           << " bytes removed; " << file.problems.size()
-          << " problems, first: " << file.problems.front().description << "); backup in " << backup
+          << " problems, first: " << file.problems.front().description << "); backup in " << *backup
           << "\n";
       ++repaired;
+    }
+  }
+  if (unrepairable == 0) {
+    // The files hold now: cut an incomplete last batch off, as the server would on start.
+    int fail_code = kExitUnreadable;
+    auto listed = ListDataDir(data_dir, &fail_code);
+    if (!listed.ok()) {
+      PrintError(err, listed.status().message());
+      return fail_code;
+    }
+    std::vector<wal::StreamBatches> batches;
+    for (const StreamFiles& files : *listed) {
+      if (absl::Status read = ReadBatchParts(files, &batches); !read.ok()) {
+        out << "cannot repair: " << read.message() << "\n";
+        return kExitCorrupt;
+      }
+    }
+    const wal::BatchCuts cuts = wal::CutIncompleteBatches(batches);
+    for (size_t i = 0; i < listed->size(); ++i) {
+      if (!cuts.at[i]) continue;
+      const StreamFiles& files = (*listed)[i];
+      for (auto seq = files.logs.rbegin(); seq != files.logs.rend() && *seq >= cuts.at[i]->seq;
+           ++seq) {
+        const uint64_t cut = *seq == cuts.at[i]->seq ? cuts.at[i]->offset : 0;
+        const std::string path = files.LogPath(*seq);
+        auto backup = BackUpAndCut(files, path, cut, backup_dir);
+        if (!backup.ok()) {
+          PrintError(err, backup.status().message());
+          return kExitUnreadable;
+        }
+        out << "repaired " << path << ": "
+            << (cut == 0 ? "removed" : absl::StrCat("cut at offset ", cut))
+            << " (an incomplete last batch: " << cuts.findings.front() << "); backup in " << *backup
+            << "\n";
+        ++repaired;
+      }
     }
   }
   if (repaired == 0 && unrepairable == 0) out << "nothing to repair\n";
@@ -686,49 +766,33 @@ int Compact(const std::string& data_dir, std::optional<int64_t> revision, std::o
     return kExitUnreadable;
   };
 
-  // First pass: the store's revision, and whether every multi-stream transaction is whole. A
-  // crash between the appends of a transaction's parts leaves one without the others; the server
-  // drops such a transaction on start, but a checkpoint would make its part permanent.
+  // First pass: the store's revision, and whether every WAL batch is whole. A crash while a
+  // batch was written can leave some of its parts without the others; the server drops such a
+  // batch on start, but a checkpoint would make its parts permanent.
   int64_t store_revision = 0;
-  absl::flat_hash_map<std::string, int64_t> covered;  // stream -> checkpoint coverage
-  absl::flat_hash_map<std::string, absl::flat_hash_set<int64_t>> parts;
-  struct MultiTxn {
-    std::string stream;
-    int64_t revision;
-    std::vector<std::string> streams;
-  };
-  std::vector<MultiTxn> multi;
+  std::vector<wal::StreamBatches> batches;
   for (const StreamFiles& files : streams) {
+    wal::StreamBatches& parts = batches.emplace_back(files.stream);
     auto read = wal::ReadStream(
         files, /*skip_damaged=*/false, [&](const wal::RecordPlace& place, Record& r) {
+          parts.Add(place, r);
           if (r.has_txn()) {
             store_revision = std::max(store_revision, r.txn().revision());
-            if (!place.checkpoint && !r.txn().streams().empty()) {
-              parts[files.stream].insert(r.txn().revision());
-              multi.push_back({files.stream,
-                               r.txn().revision(),
-                               {r.txn().streams().begin(), r.txn().streams().end()}});
-            }
           } else if (r.has_revision_mark()) {
             store_revision = std::max(store_revision, r.revision_mark().revision());
           }
           return absl::OkStatus();
         });
     if (!read.ok()) return fail(read.status());
+    parts.SetRead(*read, files.checkpoint.has_value() || !files.logs.empty());
     store_revision = std::max(store_revision, read->checkpoint_covered);
-    covered[files.stream] = read->checkpoint_covered;
   }
-  for (const MultiTxn& txn : multi) {
-    for (const std::string& other : txn.streams) {
-      if (parts[other].contains(txn.revision) || covered[other] >= txn.revision) continue;
-      PrintError(err, absl::StrCat("the transaction at revision ", txn.revision, " in stream ",
-                                   absl::CHexEscape(txn.stream), " misses its part in stream ",
-                                   absl::CHexEscape(other),
-                                   " (a crash between appends); start and stop the server once "
-                                   "so that it drops the transaction, then compact; nothing "
-                                   "was changed"));
-      return kExitCorrupt;
-    }
+  if (const wal::BatchCuts cuts = wal::CutIncompleteBatches(batches); !cuts.findings.empty()) {
+    PrintError(err, absl::StrCat(cuts.findings.front(),
+                                 " (a crash while it was written); start and stop the server "
+                                 "once so that it drops the incomplete batch, then compact; "
+                                 "nothing was changed"));
+    return kExitCorrupt;
   }
   if (revision && *revision > store_revision) {
     PrintError(err, absl::StrCat("--revision ", *revision, " is above the store's revision ",

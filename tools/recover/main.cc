@@ -53,10 +53,13 @@ const std::map<std::string_view, Command>& Commands() {
        {"Usage: rametcd-recover verify DIR\n"
         "\n"
         "Checks every record of every stream file under DIR/wal, skipping damage to find all of "
-        "it, and that checkpoints are whole and file headers name their stream. Prints one line "
-        "per stream and one per damaged region (file and offset, torn or corrupt).\n"
-        "Exit codes: 0 clean; 1 only torn tails at the end of streams' newest logs (what a crash "
-        "leaves; the server cuts them off on start); 3 corruption; 4 DIR cannot be read.\n",
+        "it, and that checkpoints are whole and file headers name their stream; then reads the "
+        "undamaged streams as the server does (every record in its place, revisions and batches "
+        "in order) and checks that every WAL batch is whole. Prints one line per stream, one per "
+        "damaged region (file and offset, torn or corrupt) and one per incomplete batch.\n"
+        "Exit codes: 0 clean; 1 only torn tails at the end of streams' newest logs or an "
+        "incomplete last batch (what a crash leaves; the server cuts them off on start); 3 "
+        "corruption; 4 DIR cannot be read.\n",
         {},
         {}}},
       {"dump",
@@ -74,8 +77,9 @@ const std::map<std::string_view, Command>& Commands() {
         "\n"
         "For every log segment with damage (torn or corrupt), copies the file to the backup dir, "
         "then truncates it at its first damaged offset. A damaged checkpoint cannot be repaired "
-        "this way: it is reported and left alone. Takes the data dir's lock: the server must be "
-        "stopped.\n"
+        "this way: it is reported and left alone. Then, as the server does on start, cuts an "
+        "incomplete last WAL batch off every stream (backed up the same way). Takes the data "
+        "dir's lock: the server must be stopped.\n"
         "  --backup-dir B  where damaged files are copied to (default "
         "DIR/wal-backup-<unix-seconds>), as B/<stream-dir>/<file>\n"
         "Exit codes: 0 repaired or nothing to repair; 3 a file could not be repaired; 4 DIR "
