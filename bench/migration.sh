@@ -14,22 +14,17 @@
 # stopped and its files are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/servers.sh
+source bench/servers.sh
 
 KEYS=${KEYS:-100000}
 VALUE_BYTES=${VALUE_BYTES:-1024}
 BUILD_DIR=${BUILD_DIR:-build}
 export ETCDCTL_API=3
 
-die() { echo "migration.sh: $*" >&2; exit 1; }
 command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
   die "etcd and etcdctl are needed: run ../shared/tools/etcd-peers.sh"
-if [[ -z ${BENCHMARK:-} ]]; then
-  BENCHMARK=$(command -v benchmark || true)
-  if [[ -z $BENCHMARK && -x ../shared/tools/etcd-peers.sh ]]; then
-    BENCHMARK=$(../shared/tools/etcd-peers.sh --benchmark | sed -n 's/^benchmark: //p')
-  fi
-fi
-[[ -x ${BENCHMARK:-} ]] || die "etcd's benchmark tool is needed: ../shared/tools/etcd-peers.sh --benchmark"
+BENCHMARK=$(find_benchmark)
 
 [[ -f $BUILD_DIR/build.ninja ]] || cmake -S . -B "$BUILD_DIR" -G Ninja >/dev/null
 cmake --build "$BUILD_DIR" --target rametcd rametcd-recover >/dev/null
@@ -38,59 +33,12 @@ RECOVER=$BUILD_DIR/tools/recover/rametcd-recover
 
 work=${WORK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/rametcd-migration.XXXXXX")}
 mkdir -p "$work"
-pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  cleanup_servers
   [[ -n ${WORK_DIR:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-bytes() { du -sb "$1" | cut -f1; }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
-
-# The servers: each runs in the background; its PID goes to $server_pid.
-start_etcd() {  # data-dir client-port peer-port
-  local peer="http://127.0.0.1:$3" client="http://127.0.0.1:$2"
-  etcd --name m --data-dir "$1" --listen-client-urls "$client" --advertise-client-urls "$client" \
-    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-    --initial-cluster "m=$peer" --log-level warn >"$1.log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-}
-start_rametcd() {  # data-dir client-port
-  local client="http://127.0.0.1:$2"
-  "$RAMETCD" --data-dir "$1" --listen-client-urls "$client" --advertise-client-urls "$client" \
-    >"$1.log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-}
-stop() {  # pid
-  kill -TERM "$1"
-  wait "$1" || true
-}
-# Waits until the server's port accepts connections (polled directly: a client would back off).
-wait_port() {  # port
-  local deadline=$((SECONDS + 600))
-  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-    ((SECONDS < deadline)) || die "nothing listens on port $1"
-    sleep 0.01
-  done
-}
-# Waits until the server on `port` answers.
-wait_up() {  # port
-  local deadline=$((SECONDS + 120))
-  wait_port "$1"
-  until etcdctl --endpoints="127.0.0.1:$1" --command-timeout=2s endpoint health >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "the server on port $1 did not start"
-    sleep 0.05
-  done
-}
 # Waits until the server on `port` answers and holds $KEYS keys.
 wait_serving() {  # port
   local deadline=$((SECONDS + 600)) count

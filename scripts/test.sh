@@ -20,7 +20,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$sanitizer_
   -DRAMETCD_SANITIZE=address -DRAMETCD_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --output-on-failure --timeout 900)
+  ctest --output-on-failure --timeout 900 -j2)
 
 echo "=== the concurrency-heavy tests under TSan ==="
 # Every report fails the test: the test binary or the server it started exits at the first one.

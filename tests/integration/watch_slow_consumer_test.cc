@@ -76,7 +76,9 @@ TEST(WatchSlowConsumerTest, MemoryIsBoundedAndTheClientCatchesUp) {
     for (const auto& e : resp.events()) {
       ASSERT_EQ(e.kv().mod_revision(), next) << "gap or duplicate";
       ASSERT_EQ(e.kv().value().size(), kValueBytes);
-      if (next > 101) ASSERT_TRUE(e.has_prev_kv());
+      if (next > 101) {
+        ASSERT_TRUE(e.has_prev_kv());
+      }
       ++next;
     }
   }
