@@ -34,6 +34,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 OUT_DIR=${OUT_DIR:-bench/results}
 DATE=${DATE:-$(date -u +%Y-%m-%d)}
 export ETCDCTL_API=3
+# What is measured: taken now, before anything in the tree may change during the run.
+version="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+uncommitted changes')"
 
 # Run lengths: seconds per measured run, and sizes.
 if [[ $QUICK == 1 ]]; then
@@ -200,7 +202,7 @@ plot 3 "put p99 latency (ms)" "$out-put-p99.png"
   echo "# rametcd vs etcd 3.4 vs the gRPC ceiling — $DATE"
   echo
   echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); data dirs on $(df -T "$work" | awk 'NR == 2 { print $2 }') ($work) and tmpfs."
-  echo "Versions: rametcd $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes'), $(etcd --version | head -n 1), gRPC $(dpkg-query -W -f='${Version}' libgrpc++-dev 2>/dev/null)."
+  echo "Versions: rametcd $version, $(etcd --version | head -n 1), gRPC $(dpkg-query -W -f='${Version}' libgrpc++-dev 2>/dev/null)."
   echo "Command: \`$( [[ $QUICK == 1 ]] && echo 'QUICK=1 ')bench/compare.sh\`; every server started fresh for each group of runs, one server at a time; $SECS s per rametcd-bench run. The machine is shared and noisy: compare ratios within this run, not absolute figures across runs."
   echo
   echo "Per run: requests/s, latency p50 / p99 (ms), server CPU per request (us, from /proc)."
