@@ -65,7 +65,8 @@ cleanup() {
   [[ -n ${WORK_DIR:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
-results=$work/results.tsv
+# Every RESULT line goes straight to the results dir, so that a run that fails keeps what it had.
+results=$OUT_DIR/$DATE.tsv
 : >"$results"
 log=$work/compare.log
 
@@ -154,8 +155,10 @@ for server in etcd-disk rametcd-buffered; do
   dir=$work/$server-$runs
   load "$server" fill --objects="$MEMORY_KEYS" --key-size=48 --val-size=1024 --clients=64
   rev=$(etcdctl --endpoints="127.0.0.1:$port" get x -w json | grep -o '"revision":[0-9]*' | cut -d: -f2)
-  etcdctl --endpoints="127.0.0.1:$port" compact "$rev" >/dev/null
-  [[ $server != etcd-disk ]] || etcdctl --endpoints="127.0.0.1:$port" defrag >/dev/null
+  etcdctl --endpoints="127.0.0.1:$port" --command-timeout=600s compact "$rev" >/dev/null
+  if [[ $server == etcd-disk ]]; then
+    etcdctl --endpoints="127.0.0.1:$port" --command-timeout=600s defrag >/dev/null
+  fi
   sleep 2
   rss=$(rss_bytes "$server_pid")
   stop "$server_pid"
@@ -172,7 +175,6 @@ done
 
 # ---- The report ---------------------------------------------------------------------------------
 out=$OUT_DIR/$DATE
-cp "$results" "$out.tsv"
 raw=$((MEMORY_KEYS * (48 + 1024)))
 
 # Plots: put requests/s and p99 latency against clients, one line per server.
