@@ -93,6 +93,16 @@ class WalTest : public ::testing::TestWithParam<IoKind> {
     EXPECT_TRUE(store_->Put(&req, &resp).ok());
     return resp.header().revision();
   }
+  // One revision in two streams: puts /registry/pods/ns/b, deletes "plain" (in _other).
+  void TwoStreamTxn() {
+    etcdserverpb::TxnRequest txn;
+    auto* put = txn.add_success()->mutable_request_put();
+    put->set_key("/registry/pods/ns/b");
+    put->set_value("in-txn");
+    txn.add_success()->mutable_request_delete_range()->set_key("plain");
+    etcdserverpb::TxnResponse txn_resp;
+    ASSERT_TRUE(store_->Txn(&txn, &txn_resp).ok());
+  }
   // Waits for every fsync-mode change so far; returns the outcome.
   absl::Status Durable() {
     absl::Notification done;
@@ -151,13 +161,7 @@ TEST_P(WalTest, RoundTripRestoresExactState) {
   Put("/registry/pods/ns/a", "2", 7);
   Put("/registry/events/ns/e", "event");
   Put("plain", "x");
-  etcdserverpb::TxnRequest txn;
-  auto* put = txn.add_success()->mutable_request_put();
-  put->set_key("/registry/pods/ns/b");
-  put->set_value("in-txn");
-  txn.add_success()->mutable_request_delete_range()->set_key("plain");
-  etcdserverpb::TxnResponse txn_resp;
-  ASSERT_TRUE(store_->Txn(&txn, &txn_resp).ok());
+  TwoStreamTxn();
   ASSERT_TRUE(store_->Compact(3).ok());
   Put("plain", "again");
   const int64_t revision = store_->revision();
@@ -321,13 +325,7 @@ TEST_P(WalTest, BatchThatReachedOnlySomeFilesIsDroppedWhole) {
   }));
   EXPECT_EQ(Put("plain", "2"), 4);
   EXPECT_EQ(Put("/registry/pods/ns/a", "2"), 5);
-  etcdserverpb::TxnRequest txn;
-  auto* put = txn.add_success()->mutable_request_put();
-  put->set_key("/registry/pods/ns/b");
-  put->set_value("in-txn");
-  txn.add_success()->mutable_request_delete_range()->set_key("plain");
-  etcdserverpb::TxnResponse txn_resp;
-  ASSERT_TRUE(store_->Txn(&txn, &txn_resp).ok());
+  TwoStreamTxn();
   Close();
 
   for (int start = 0; start < 2; ++start) {  // the second start finds the files already cut
