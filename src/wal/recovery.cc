@@ -23,12 +23,11 @@ struct Logged {
 struct StreamLoad {
   StreamFiles files;
   StreamRead read;
-  StreamBatches batches;
   std::vector<Logged> logged;   // in file order (ascending revision); BatchEnds left out
   std::optional<LogPlace> cut;  // everything from here on is dropped
 };
 
-// Makes the files match what was loaded: cuts torn tails and dropped transactions off.
+// Makes the files match what was loaded: cuts torn tails and dropped batches off.
 absl::Status FixFiles(StreamLoad& load, RecoverySummary* summary) {
   StreamFiles& files = load.files;
   uint64_t last_end = load.read.last_log_end;
