@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "base/etcd_errors.h"
 #include "base/logging.h"
+#include "base/thread_name.h"
 
 namespace rametcd::server {
 
@@ -42,7 +43,10 @@ ApplyLoop::ApplyLoop(const Options& options)
       store_(options.history),
       hub_(options.watch, &store_),
       lessor_(options.lease, &store_) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("apply");
+    Run();
+  });
 }
 
 ApplyLoop::~ApplyLoop() { Stop(); }

@@ -3,13 +3,17 @@
 #include <string>
 
 #include "base/logging.h"
+#include "base/thread_name.h"
 
 namespace rametcd::server {
 
 AutoCompactor::AutoCompactor(const AutoCompaction& config, ApplyLoop* loop)
     : config_(config), loop_(loop) {
   CHECK(config_.enabled());
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("auto-compact");
+    Run();
+  });
 }
 
 AutoCompactor::~AutoCompactor() { Stop(); }

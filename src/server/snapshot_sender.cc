@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/etcd_errors.h"
 #include "base/logging.h"
+#include "base/thread_name.h"
 #include "openssl/evp.h"
 #include "server/grpc_status.h"
 #include "snapshot/backend_from_store.h"
@@ -130,7 +131,10 @@ SnapshotSender::SnapshotSender(std::string dir, const MemberIdentity& identity, 
       std::filesystem::remove(entry.path(), ec);
     }
   }
-  worker_ = std::thread([this] { Run(); });
+  worker_ = std::thread([this] {
+    NameThisThread("snapshot");
+    Run();
+  });
 }
 
 SnapshotSender::~SnapshotSender() { Stop(); }

@@ -13,6 +13,7 @@
 #include "base/etcd_errors.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "base/thread_name.h"
 #include "rametcd/wal/record.pb.h"
 #include "wal/checkpoint.h"
 #include "wal/file_util.h"
@@ -34,8 +35,14 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Start(Options options, std::unique_ptr
   for (const RecoveredStream& r : recovered.streams) RETURN_IF_ERROR(wal->Adopt(r));
   wal->compacted_ = recovered.compacted;
   wal->batch_ = recovered.last_batch;
-  wal->writer_ = std::thread([w = wal.get()] { w->Run(); });
-  wal->checkpointer_ = std::thread([w = wal.get()] { w->RunCheckpoints(); });
+  wal->writer_ = std::thread([w = wal.get()] {
+    NameThisThread("wal-writer");
+    w->Run();
+  });
+  wal->checkpointer_ = std::thread([w = wal.get()] {
+    NameThisThread("wal-checkpoint");
+    w->RunCheckpoints();
+  });
   return wal;
 }
 
