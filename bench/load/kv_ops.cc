@@ -25,6 +25,16 @@ std::vector<std::mt19937_64> Generators(int clients, uint64_t seed) {
 
 }  // namespace
 
+void SendPut(etcdserverpb::KV::Stub& kv, std::string key, std::string value, Completion* done) {
+  auto* call = new Call<etcdserverpb::PutRequest, etcdserverpb::PutResponse>;
+  call->req.set_key(std::move(key));
+  call->req.set_value(std::move(value));
+  kv.async()->Put(&call->ctx, &call->req, &call->resp, [call, done](grpc::Status s) {
+    delete call;
+    done->Done(s.ok());
+  });
+}
+
 std::string KeyOf(const std::string& prefix, int64_t i, int key_size) {
   const int width = std::max(8, key_size - static_cast<int>(prefix.size()));
   return absl::StrFormat("%s%0*d", prefix, width, i);
@@ -54,27 +64,16 @@ PutOp::PutOp(Connections& conns, int clients, std::string prefix, int64_t key_sp
       rng_(Generators(clients, seed)) {}
 
 void PutOp::Start(int client, Completion* done) {
-  auto* call = new Call<etcdserverpb::PutRequest, etcdserverpb::PutResponse>;
   const auto key = static_cast<int64_t>(rng_[client]() % static_cast<uint64_t>(key_space_));
-  call->req.set_key(KeyOf(prefix_, key, key_size_));
-  call->req.set_value(value_);
-  conns_.kv(client).async()->Put(&call->ctx, &call->req, &call->resp, [call, done](grpc::Status s) {
-    delete call;
-    done->Done(s.ok());
-  });
+  SendPut(conns_.kv(client), KeyOf(prefix_, key, key_size_), value_, done);
 }
 
 SequentialPutOp::SequentialPutOp(Connections& conns, std::string prefix, int key_size, int val_size)
     : conns_(conns), prefix_(std::move(prefix)), key_size_(key_size), value_(Value(val_size, 7)) {}
 
 void SequentialPutOp::Start(int client, Completion* done) {
-  auto* call = new Call<etcdserverpb::PutRequest, etcdserverpb::PutResponse>;
-  call->req.set_key(KeyOf(prefix_, next_.fetch_add(1, std::memory_order_relaxed), key_size_));
-  call->req.set_value(value_);
-  conns_.kv(client).async()->Put(&call->ctx, &call->req, &call->resp, [call, done](grpc::Status s) {
-    delete call;
-    done->Done(s.ok());
-  });
+  SendPut(conns_.kv(client),
+          KeyOf(prefix_, next_.fetch_add(1, std::memory_order_relaxed), key_size_), value_, done);
 }
 
 OptimisticPutOp::OptimisticPutOp(Connections& conns, int clients, std::string prefix, int key_size,

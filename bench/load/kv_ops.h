@@ -29,6 +29,9 @@
 
 namespace rametcd::bench {
 
+// Sends one Put; done->Done(ok) when it is answered.
+void SendPut(etcdserverpb::KV::Stub& kv, std::string key, std::string value, Completion* done);
+
 std::string KeyOf(const std::string& prefix, int64_t i, int key_size);
 // The end of the range of every key starting with `prefix`.
 std::string PrefixEnd(const std::string& prefix);

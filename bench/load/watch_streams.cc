@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "load/kv_ops.h"
 
 namespace rametcd::bench {
 namespace {
@@ -116,23 +117,10 @@ TimedPutOp::TimedPutOp(Connections& conns, std::vector<std::string> keys, int va
     : conns_(conns), keys_(std::move(keys)), val_size_(val_size) {}
 
 void TimedPutOp::Start(int /*client*/, Completion* done) {
-  struct Call {
-    grpc::ClientContext ctx;
-    etcdserverpb::PutRequest req;
-    etcdserverpb::PutResponse resp;
-  };
-  auto* call = new Call;
   const uint64_t n = next_.fetch_add(1, std::memory_order_relaxed);
-  call->req.set_key(keys_[n % keys_.size()]);
   std::string value = absl::StrFormat("%0*d", static_cast<int>(kStampDigits), NowNanos());
   if (static_cast<int>(value.size()) < val_size_) value.resize(static_cast<size_t>(val_size_), 'v');
-  call->req.set_value(std::move(value));
-  conns_.kv(static_cast<int>(n))
-      .async()
-      ->Put(&call->ctx, &call->req, &call->resp, [call, done](grpc::Status s) {
-        delete call;
-        done->Done(s.ok());
-      });
+  SendPut(conns_.kv(static_cast<int>(n)), keys_[n % keys_.size()], std::move(value), done);
 }
 
 }  // namespace rametcd::bench
