@@ -13,12 +13,26 @@ void HistoryRing::Append(std::shared_ptr<const RevisionEvents> entry) {
   entries_.push_back(std::move(entry));
   // Keep at least the newest entry, whatever its size: live delivery needs it.
   while (entries_.size() > 1 && (events_ > options_.max_events || bytes_ > options_.max_bytes)) {
-    const RevisionEvents& oldest = *entries_.front();
-    events_ -= oldest.events.size();
-    bytes_ -= oldest.bytes;
-    covered_from_ = oldest.revision + 1;
-    entries_.pop_front();
+    PopOldest();
   }
+}
+
+bool HistoryRing::DropBefore(int64_t revision, size_t max_entries) {
+  for (size_t i = 0; i < max_entries && !entries_.empty() && entries_.front()->revision < revision;
+       ++i) {
+    PopOldest();
+  }
+  if (!entries_.empty() && entries_.front()->revision < revision) return false;
+  covered_from_ = std::max(covered_from_, revision);
+  return true;
+}
+
+void HistoryRing::PopOldest() {
+  const RevisionEvents& oldest = *entries_.front();
+  events_ -= oldest.events.size();
+  bytes_ -= oldest.bytes;
+  covered_from_ = oldest.revision + 1;
+  entries_.pop_front();
 }
 
 void HistoryRing::Reset(int64_t revision) {

@@ -3,8 +3,10 @@
 // or fell behind catches up from it without walking the store.
 //
 // Bounds: at most `max_events` events and `max_bytes` bytes of events; the oldest revisions are
-// dropped first. covered_from() is the oldest revision the ring still fully describes: every
-// event of every revision in [covered_from(), newest] is here (revisions without events included).
+// dropped first. Revisions below the compaction point that every watch has been handed are
+// dropped too (DropBefore), so that a compaction frees their values here as in the store.
+// covered_from() is the oldest revision the ring still fully describes: every event of every
+// revision in [covered_from(), newest] is here (revisions without events included).
 //
 // Thread safety: none; owned by the Store (the apply thread). Entries are shared_ptr so that a
 // reader holding one keeps it alive after eviction.
@@ -40,6 +42,11 @@ class HistoryRing {
   // REQUIRES: revision > every revision appended before.
   void Append(std::shared_ptr<const RevisionEvents> entry);
 
+  // Drops up to `max_entries` of the oldest entries with a revision below `revision`; returns
+  // true when none is left. covered_from() becomes at least `revision`.
+  // REQUIRES: revision <= the newest revision appended + 1.
+  bool DropBefore(int64_t revision, size_t max_entries);
+
   // Recovery: empties the ring, which will describe every revision from `revision` on.
   void Reset(int64_t revision);
 
@@ -52,6 +59,8 @@ class HistoryRing {
   const std::deque<std::shared_ptr<const RevisionEvents>>& entries() const { return entries_; }
 
  private:
+  void PopOldest();
+
   const Options options_;
   std::deque<std::shared_ptr<const RevisionEvents>> entries_;
   int64_t covered_from_ = 1;  // a fresh store (revision 1) has no events to miss

@@ -20,6 +20,7 @@
 #ifndef RAMETCD_MVCC_STORE_H_
 #define RAMETCD_MVCC_STORE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -133,6 +134,12 @@ class Store {
 
   // The events of recent revisions, for watches.
   const HistoryRing& history() const { return history_; }
+  // Drops up to `max_entries` history entries that no watch can ask for any more: those below
+  // the compaction point (a watch from there is refused or cancelled as compacted) that the
+  // watches have been handed already (revision <= `delivered`). Returns true when none is left.
+  bool TrimHistory(int64_t delivered, size_t max_entries) {
+    return history_.DropBefore(std::min(delivered + 1, compacted_), max_entries);
+  }
 
   // Number of keys in the index, including deleted keys whose tombstones are not compacted yet.
   size_t indexed_keys() const { return index_.size(); }

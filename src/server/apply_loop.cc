@@ -122,11 +122,12 @@ void ApplyLoop::Run() {
   engine.member_id = options_.member_id;
   engine.before_durable_response = [this, &engine] { RequestDelivery(engine); };
   absl::Time next_tick = hub_.Tick(absl::Now());
+  bool history_trimmed = true;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       // With compaction work left, take whatever is queued without waiting.
-      if (!store_.compaction_pending()) {
+      if (!store_.compaction_pending() && history_trimmed) {
         mu_.AwaitWithDeadline(
             absl::Condition(this, &ApplyLoop::HasWorkLocked),
             engine.read_only.empty() ? std::min(next_tick, lessor_.NextExpiry()) : next_tick);
@@ -155,6 +156,7 @@ void ApplyLoop::Run() {
       DeliverWatches(engine);
     }
     if (store_.compaction_pending()) store_.CompactSome(options_.compaction_step_keys);
+    history_trimmed = store_.TrimHistory(hub_.dispatched(), options_.compaction_step_keys);
     next_tick = hub_.Tick(absl::Now());
   }
 }

@@ -6,14 +6,14 @@
 // lock around the store), delivers each new revision to the watches right after the request that
 // made it (so no revision can leave the history ring undelivered) or, while fsync-mode changes up
 // to it are not on disk yet, as soon as they are (so that a watch, like a response, never shows a
-// change that a crash could take back), and between batches releases
-// compacted versions in bounded steps, expires due leases in bounded batches and sends due
-// progress notifications. Tasks complete their
-// RPC themselves (reactor->Finish), so a slow client costs the loop nothing.
+// change that a crash could take back), and between batches releases compacted versions and
+// the watch history below the compaction point in bounded steps, expires due leases in bounded
+// batches and sends due progress notifications. Tasks complete their RPC themselves
+// (reactor->Finish), so a slow client costs the loop nothing.
 //
 // Bounds: at most `max_pending` tasks wait in the queue; past that Submit() refuses, and the
 // caller answers etcd's "too many requests". One compaction step visits at most
-// `compaction_step_keys` keys.
+// `compaction_step_keys` keys and drops at most as many history entries.
 //
 // Thread safety: Submit() and Stop() may be called from any thread. Tasks run on the loop thread
 // only. Stop() runs the tasks already queued, then joins the thread; later Submit() calls fail.

@@ -70,6 +70,8 @@ class WatchHub {
   // Sends due periodic progress notifications; returns when the next one is due.
   absl::Time Tick(absl::Time now);
 
+  // The newest revision handed to the synced watchers.
+  int64_t dispatched() const { return dispatched_; }
   size_t watcher_count() const { return watcher_count_; }
   size_t unsynced_count() const { return unsynced_.size(); }
 

@@ -35,6 +35,26 @@ TEST(HistoryRingTest, KeepsTheNewestEntryWhateverItsSize) {
   EXPECT_EQ(ring.covered_from(), 3);
 }
 
+TEST(HistoryRingTest, DropBeforeDropsOldRevisionsInBoundedSteps) {
+  HistoryRing ring({100, 100000});
+  for (int64_t rev : {2, 3, 5, 8}) ring.Append(Entry(rev, 2, 10));
+  EXPECT_FALSE(ring.DropBefore(8, 2));  // 2 and 3 go; 5 is left below 8
+  EXPECT_EQ(ring.covered_from(), 4);
+  EXPECT_EQ(ring.events(), 4u);
+  EXPECT_EQ(ring.bytes(), 20u);
+  EXPECT_TRUE(ring.DropBefore(8, 2));
+  ASSERT_EQ(ring.entries().size(), 1u);
+  EXPECT_EQ(ring.entries().front()->revision, 8);
+  // Revisions 6 and 7 had no events: the ring still describes everything from 8 on.
+  EXPECT_EQ(ring.covered_from(), 8);
+  EXPECT_TRUE(ring.DropBefore(9, 10));
+  EXPECT_TRUE(ring.entries().empty());
+  EXPECT_EQ(ring.covered_from(), 9);
+  EXPECT_EQ(ring.events(), 0u);
+  EXPECT_TRUE(ring.DropBefore(3, 10));  // an older bound changes nothing
+  EXPECT_EQ(ring.covered_from(), 9);
+}
+
 TEST(HistoryRingTest, LowerBound) {
   HistoryRing ring({100, 100000});
   for (int64_t rev : {2, 3, 5, 8}) ring.Append(Entry(rev, 1, 1));

@@ -619,5 +619,26 @@ TEST(StoreInvariantsTest, NameCorruption) {
   }
 }
 
+TEST(StoreHistoryTest, TrimKeepsWhatIsNotDeliveredOrNotCompacted) {
+  Store store;
+  for (int i = 0; i < 10; ++i) {  // revisions 2..11
+    etcdserverpb::PutRequest put;
+    put.set_key("k");
+    etcdserverpb::PutResponse resp;
+    ASSERT_TRUE(store.Put(&put, &resp).ok());
+  }
+  EXPECT_TRUE(store.TrimHistory(/*delivered=*/11, 100));  // nothing compacted: nothing goes
+  EXPECT_EQ(store.history().events(), 10u);
+  ASSERT_TRUE(store.Compact(9).ok());
+  EXPECT_TRUE(store.TrimHistory(/*delivered=*/5, 100));  // watches were handed up to 5 only
+  EXPECT_EQ(store.history().entries().front()->revision, 6);
+  EXPECT_TRUE(
+      store.TrimHistory(/*delivered=*/11, 100));  // revision 9 stays: a watch may start there
+  EXPECT_EQ(store.history().entries().front()->revision, 9);
+  EXPECT_EQ(store.history().covered_from(), 9);
+  while (store.compaction_pending()) store.CompactSome(100);
+  EXPECT_TRUE(store.CheckInvariants().ok()) << store.CheckInvariants();
+}
+
 }  // namespace
 }  // namespace rametcd::mvcc

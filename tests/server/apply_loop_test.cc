@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
@@ -82,6 +83,45 @@ TEST(ApplyLoopTest, CompactionIsReleasedBetweenBatches) {
       checked.Notify();
     }));
     checked.WaitForNotification();
+  }
+}
+
+// Runs `fn` on the loop thread and waits for it.
+void RunOnLoop(ApplyLoop& loop, absl::AnyInvocable<void(ApplyLoop::Engine&)> fn) {
+  absl::Notification done;
+  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine& engine) {
+    fn(engine);
+    done.Notify();
+  }));
+  done.WaitForNotification();
+}
+
+TEST(ApplyLoopTest, HistoryBelowTheCompactionPointIsDroppedOnceDelivered) {
+  ApplyLoop::Options options;
+  options.compaction_step_keys = 3;
+  ApplyLoop loop(options);
+  RunOnLoop(loop, [](ApplyLoop::Engine& engine) {
+    for (int i = 0; i < 20; ++i) {
+      etcdserverpb::PutRequest put;
+      put.set_key("k" + std::to_string(i));
+      put.set_value(std::string(100, 'v'));
+      etcdserverpb::PutResponse resp;
+      ASSERT_TRUE(engine.store.Put(&put, &resp).ok());
+    }
+    EXPECT_EQ(engine.store.history().events(), 20u);  // revisions 2..21
+    ASSERT_TRUE(engine.store.Compact(15).ok());
+  });
+  // The loop drops revisions 2..14, three per step, without further requests; revision 15 stays
+  // (a watch may start at the compaction point).
+  bool trimmed = false;
+  while (!trimmed) {
+    RunOnLoop(loop, [&](ApplyLoop::Engine& engine) {
+      trimmed = engine.store.history().covered_from() == 15;
+      if (trimmed) {
+        EXPECT_EQ(engine.store.history().events(), 7u);
+        EXPECT_EQ(engine.store.history().entries().front()->revision, 15);
+      }
+    });
   }
 }
 
