@@ -1,5 +1,6 @@
 #include "wal/wal.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -511,6 +512,33 @@ void Wal::Run() {
   }
 }
 
+Wal::CheckpointDone Wal::RunCheckpoint(const CheckpointJob& job) {
+  const absl::Time start = absl::Now();
+  CheckpointDone done{job.stream, job.seq, absl::UnknownError("not run"), 0};
+  {
+    auto state = ReplayStream(job.files, job.seq, /*skip_damaged=*/false);
+    if (!state.ok()) {
+      done.bytes = state.status();
+      return done;
+    }
+    CompactState(job.compacted, &*state);
+    done.replaced_log_bytes = state->read.log_bytes;
+    done.bytes = WriteCheckpoint(job.files, job.seq, *state);
+    if (done.bytes.ok()) {
+      Log(LogLevel::kInfo, "stream checkpointed",
+          {{"stream", job.files.stream},
+           {"keys", std::to_string(state->keys.size())},
+           {"bytes", std::to_string(*done.bytes)},
+           {"replaced_log_bytes", std::to_string(done.replaced_log_bytes)},
+           {"took", absl::FormatDuration(absl::Now() - start)}});
+    }
+  }
+  // The replayed state (a whole stream's data) is freed now; glibc would keep its pages in this
+  // thread's arena, so the process's resident memory would stay at its peak.
+  ::malloc_trim(0);
+  return done;
+}
+
 void Wal::RunCheckpoints() {
   while (true) {
     CheckpointJob job;
@@ -524,24 +552,7 @@ void Wal::RunCheckpoints() {
       job = std::move(checkpoint_jobs_.front());
       checkpoint_jobs_.pop_front();
     }
-    const absl::Time start = absl::Now();
-    CheckpointDone done{job.stream, job.seq, absl::UnknownError("not run"), 0};
-    auto state = ReplayStream(job.files, job.seq, /*skip_damaged=*/false);
-    if (!state.ok()) {
-      done.bytes = state.status();
-    } else {
-      CompactState(job.compacted, &*state);
-      done.replaced_log_bytes = state->read.log_bytes;
-      done.bytes = WriteCheckpoint(job.files, job.seq, *state);
-      if (done.bytes.ok()) {
-        Log(LogLevel::kInfo, "stream checkpointed",
-            {{"stream", job.files.stream},
-             {"keys", std::to_string(state->keys.size())},
-             {"bytes", std::to_string(*done.bytes)},
-             {"replaced_log_bytes", std::to_string(done.replaced_log_bytes)},
-             {"took", absl::FormatDuration(absl::Now() - start)}});
-      }
-    }
+    CheckpointDone done = RunCheckpoint(job);
     absl::MutexLock lock(&mu_);
     checkpoint_done_.push_back(std::move(done));
   }

@@ -168,6 +168,7 @@ class Wal : public mvcc::ChangeLog {
 
   // Checkpointer thread.
   void RunCheckpoints();
+  CheckpointDone RunCheckpoint(const CheckpointJob& job);
 
   const Options options_;
   const Mode meta_mode_;
