@@ -141,6 +141,8 @@ class Store {
     return history_.DropBefore(std::min(delivered + 1, compacted_), max_entries);
   }
 
+  // Recovery: makes room for `keys` keys in the hash map at once.
+  void ReserveKeys(size_t keys) { entries_.reserve(keys); }
   // Number of keys in the index, including deleted keys whose tombstones are not compacted yet.
   size_t indexed_keys() const { return index_.size(); }
   // Number of versions (including tombstones) held for all keys.

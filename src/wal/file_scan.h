@@ -34,6 +34,11 @@ using RecordVisitor = absl::FunctionRef<absl::Status(uint64_t offset, Record& re
 // read, its header is damaged (DataLoss), or the visitor failed.
 absl::StatusOr<FileScan> ScanFile(const std::string& path, bool skip_damaged, RecordVisitor visit);
 
+// The number of frames in `path` up to the first bad frame header, without reading the payloads
+// (FrameScanner::SkipFrame): for sizing what a scan will fill, never for trusting data. 0 when the
+// file or its header is unreadable.
+uint64_t CountFrames(const std::string& path);
+
 // A one-line description of `damage` in `path`, for logs and tools.
 std::string DescribeDamage(const std::string& path, const Damage& damage);
 

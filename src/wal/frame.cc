@@ -93,6 +93,15 @@ void FillFrameHeader(size_t payload_offset, std::string* out) {
 }
 
 bool FrameScanner::ValidFrameAt(size_t pos, uint32_t* length, std::string* reason) const {
+  if (!ValidHeaderAt(pos, length, reason)) return false;
+  if (Crc32c(data_.substr(pos + kFrameHeaderBytes, *length)) != GetU32(data_, pos + 4)) {
+    *reason = "record checksum mismatch";
+    return false;
+  }
+  return true;
+}
+
+bool FrameScanner::ValidHeaderAt(size_t pos, uint32_t* length, std::string* reason) const {
   if (data_.size() - pos < kFrameHeaderBytes) {
     *reason = "incomplete record header";
     return false;
@@ -108,10 +117,6 @@ bool FrameScanner::ValidFrameAt(size_t pos, uint32_t* length, std::string* reaso
   }
   if (*length > data_.size() - pos - kFrameHeaderBytes) {
     *reason = absl::StrCat("record of ", *length, " bytes runs past the end of the file");
-    return false;
-  }
-  if (Crc32c(data_.substr(pos + kFrameHeaderBytes, *length)) != GetU32(data_, pos + 4)) {
-    *reason = "record checksum mismatch";
     return false;
   }
   return true;
@@ -138,6 +143,15 @@ bool FrameScanner::Next(std::string_view* payload, uint64_t* offset) {
   }
   damage_ = std::move(damage);
   return false;
+}
+
+bool FrameScanner::SkipFrame() {
+  if (damage_ || pos_ == data_.size()) return false;
+  uint32_t length = 0;
+  std::string reason;
+  if (!ValidHeaderAt(pos_, &length, &reason)) return false;
+  pos_ += kFrameHeaderBytes + length;
+  return true;
 }
 
 void FrameScanner::SkipDamage() {

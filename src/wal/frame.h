@@ -73,10 +73,16 @@ class FrameScanner {
   const std::optional<Damage>& damage() const { return damage_; }
   // Continues after the damage, at the next valid frame.
   void SkipDamage();
+  // Steps over the next frame on the strength of its header alone (header checksum, a length
+  // within the data), without reading the payload: for counting frames. False at the end of the
+  // data or at a bad header (which is not recorded as damage).
+  bool SkipFrame();
 
  private:
   // The payload length of a valid frame at `pos`, or an explanation why there is none.
   bool ValidFrameAt(size_t pos, uint32_t* length, std::string* reason) const;
+  // The checks of ValidFrameAt() that do not read the payload.
+  bool ValidHeaderAt(size_t pos, uint32_t* length, std::string* reason) const;
 
   std::string_view data_;
   size_t pos_;

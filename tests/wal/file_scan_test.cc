@@ -196,6 +196,22 @@ TEST_F(FileScanTest, CorruptionInTheMiddle) {
   }
 }
 
+TEST_F(FileScanTest, CountFramesFollowsHeadersUpToTheFirstBadOne) {
+  const std::vector<Record> records = SampleRecords();
+  std::vector<uint64_t> offsets;
+  std::string data = Encode(records, &offsets);
+  EXPECT_EQ(CountFrames(Write("all.log", data)), records.size());
+  // A bad payload is not looked at; a bad frame header ends the count.
+  data[offsets[2] + kFrameHeaderBytes + 5] ^= 0x01;
+  EXPECT_EQ(CountFrames(Write("payload.log", data)), records.size());
+  data[offsets[5] + 1] ^= 0x01;
+  EXPECT_EQ(CountFrames(Write("length.log", data)), 5u);
+  data.resize(offsets[1] + 3);
+  EXPECT_EQ(CountFrames(Write("torn.log", data)), 1u);
+  EXPECT_EQ(CountFrames(Write("header.log", data.substr(0, 5))), 0u);
+  EXPECT_EQ(CountFrames(dir_ + "/missing.log"), 0u);
+}
+
 TEST_F(FileScanTest, UndecodablePayload) {
   std::string data;
   AppendFileHeader({FileKind::kLog, 1, "_other"}, &data);
