@@ -36,6 +36,21 @@ cpu_seconds() {  # pid
 rss_bytes() {  # pid
   awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"
 }
+peak_rss_bytes() {  # pid
+  awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$1/status"
+}
+# Waits (up to 5 minutes) until the process used under 2% of a core over a whole second: done
+# with background work such as compaction, defragmentation or checkpoints.
+wait_idle() {  # pid
+  local deadline=$((SECONDS + 300)) before after
+  while ((SECONDS < deadline)); do
+    before=$(cpu_seconds "$1")
+    sleep 1
+    after=$(cpu_seconds "$1")
+    awk -v a="$before" -v b="$after" 'BEGIN { exit !(b - a < 0.02) }' && return 0
+  done
+  echo "$(basename "$0"): process $1 still busy after 5 minutes" >&2
+}
 
 start_etcd() {  # data-dir client-port peer-port [etcd flags...]
   local dir=$1 peer="http://127.0.0.1:$3" client="http://127.0.0.1:$2"
