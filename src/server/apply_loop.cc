@@ -42,7 +42,11 @@ ApplyLoop::ApplyLoop(const Options& options)
     : options_(options),
       store_(options.history),
       hub_(options.watch, &store_),
-      lessor_(options.lease, &store_) {
+      lessor_(options.lease, &store_),
+      engine_{store_, hub_, lessor_, alarms_} {
+  engine_.quota_bytes = options_.quota_bytes;
+  engine_.member_id = options_.member_id;
+  engine_.before_durable_response = [this] { RequestDelivery(engine_); };
   thread_ = std::thread([this] {
     NameThisThread("apply");
     Run();
@@ -55,6 +59,29 @@ bool ApplyLoop::Submit(Task task) {
   absl::MutexLock lock(&mu_);
   if (stopping_ || queue_.size() >= options_.max_pending) return false;
   queue_.push_back(std::move(task));
+  return true;
+}
+
+bool ApplyLoop::Execute(Task task) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || queue_.size() >= options_.max_pending) return false;
+    if (running_ || !queue_.empty()) {
+      queue_.push_back(std::move(task));
+      return true;
+    }
+    running_ = true;
+  }
+  RunTask(std::move(task));
+  // What other reactors queued meanwhile runs here too, rather than waking the loop thread for it.
+  std::vector<Task> batch;
+  {
+    absl::MutexLock lock(&mu_);
+    batch.swap(queue_);
+  }
+  for (Task& queued : batch) RunTask(std::move(queued));
+  absl::MutexLock lock(&mu_);
+  running_ = false;
   return true;
 }
 
@@ -115,12 +142,22 @@ void ApplyLoop::DeliverWatches(Engine& engine) {
   hub_.Dispatch(durable_revision_.load());
 }
 
+void ApplyLoop::RunTask(Task task) {
+  const absl::Time start = absl::Now();
+  std::move(task)(engine_);
+  DeliverWatches(engine_);
+  const absl::Duration took = absl::Now() - start;
+  if (took > options_.warning_apply_duration) {
+    ++engine_.counters.slow_applies;
+    Log(LogLevel::kWarn, "apply request took too long",
+        {{"took", absl::FormatDuration(took)},
+         {"expected-duration", absl::FormatDuration(options_.warning_apply_duration)}});
+  }
+}
+
 void ApplyLoop::Run() {
   std::vector<Task> batch;
-  Engine engine{store_, hub_, lessor_, alarms_};
-  engine.quota_bytes = options_.quota_bytes;
-  engine.member_id = options_.member_id;
-  engine.before_durable_response = [this, &engine] { RequestDelivery(engine); };
+  Engine& engine = engine_;
   absl::Time next_tick = hub_.Tick(absl::Now());
   bool history_trimmed = true;
   while (true) {
@@ -132,21 +169,12 @@ void ApplyLoop::Run() {
             absl::Condition(this, &ApplyLoop::HasWorkLocked),
             engine.read_only.empty() ? std::min(next_tick, lessor_.NextExpiry()) : next_tick);
       }
+      mu_.Await(absl::Condition(this, &ApplyLoop::IdleLocked));
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
+      running_ = true;
     }
-    for (Task& task : batch) {
-      const absl::Time start = absl::Now();
-      std::move(task)(engine);
-      DeliverWatches(engine);
-      const absl::Duration took = absl::Now() - start;
-      if (took > options_.warning_apply_duration) {
-        ++engine.counters.slow_applies;
-        Log(LogLevel::kWarn, "apply request took too long",
-            {{"took", absl::FormatDuration(took)},
-             {"expected-duration", absl::FormatDuration(options_.warning_apply_duration)}});
-      }
-    }
+    for (Task& task : batch) RunTask(std::move(task));
     batch.clear();
     // Each revocation is one revision: deliver it before the next.
     const absl::Time now = absl::Now();
@@ -158,6 +186,8 @@ void ApplyLoop::Run() {
     if (store_.compaction_pending()) store_.CompactSome(options_.compaction_step_keys);
     history_trimmed = store_.TrimHistory(hub_.dispatched(), options_.compaction_step_keys);
     next_tick = hub_.Tick(absl::Now());
+    absl::MutexLock lock(&mu_);
+    running_ = false;
   }
 }
 

@@ -9,7 +9,7 @@
 // compaction point) and each one is logged. Nothing happens while the revision stands still.
 //
 // Ownership: owns one timer thread, which only submits bookkeeping tasks to the borrowed
-// ApplyLoop; the samples are touched by those tasks only, on the loop thread. Stop() (or the
+// ApplyLoop; the samples are touched by those tasks only. Stop() (or the
 // destructor) joins the thread; it must run before the loop stops.
 #ifndef RAMETCD_SERVER_AUTO_COMPACTOR_H_
 #define RAMETCD_SERVER_AUTO_COMPACTOR_H_
@@ -42,12 +42,12 @@ class AutoCompactor {
 
  private:
   void Run();
-  // On the loop thread.
+  // In an apply task.
   void Tick(ApplyLoop::Engine& engine, absl::Time now);
 
   const AutoCompaction config_;
   ApplyLoop* const loop_;
-  // (time, revision) samples, oldest first; loop thread only.
+  // (time, revision) samples, oldest first; apply tasks only.
   std::deque<std::pair<absl::Time, int64_t>> samples_;
 
   absl::Mutex mu_;

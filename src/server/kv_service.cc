@@ -23,11 +23,13 @@ absl::Status KvService::CheckProposalSize(const google::protobuf::Message& req) 
 grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
                                            const etcdserverpb::RangeRequest* req,
                                            etcdserverpb::RangeResponse* resp) {
-  return RunUnary(ctx, loop_, identity_, CheckRangeRequest(*req), resp,
-                  [req](ApplyLoop::Engine& engine, etcdserverpb::RangeResponse* out) {
-                    ++engine.counters.ranges;
-                    return engine.store.Range(*req, out);
-                  });
+  return RunUnary(
+      ctx, loop_, identity_, CheckRangeRequest(*req), resp,
+      [req](ApplyLoop::Engine& engine, etcdserverpb::RangeResponse* out) {
+        ++engine.counters.ranges;
+        return engine.store.Range(*req, out);
+      },
+      req->range_end().empty() ? Cost::kPoint : Cost::kUnbounded);
 }
 
 // The apply tasks of Put and Txn move values out of the request instead of copying them: gRPC
@@ -38,13 +40,15 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
   absl::Status check = CheckPutRequest(*req);
   if (check.ok()) check = CheckProposalSize(*req);
   auto* owned = const_cast<etcdserverpb::PutRequest*>(req);
-  return RunUnary(ctx, loop_, identity_, check, resp,
-                  [owned](ApplyLoop::Engine& engine, etcdserverpb::PutResponse* out) {
-                    ++engine.counters.puts;
-                    RETURN_IF_ERROR(engine.AdmitWrite(
-                        static_cast<int64_t>(owned->key().size() + owned->value().size()) + 1));
-                    return engine.store.Put(owned, out);
-                  });
+  return RunUnary(
+      ctx, loop_, identity_, check, resp,
+      [owned](ApplyLoop::Engine& engine, etcdserverpb::PutResponse* out) {
+        ++engine.counters.puts;
+        RETURN_IF_ERROR(engine.AdmitWrite(
+            static_cast<int64_t>(owned->key().size() + owned->value().size()) + 1));
+        return engine.store.Put(owned, out);
+      },
+      Cost::kPoint);
 }
 
 grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ctx,
@@ -52,12 +56,14 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ct
                                                  etcdserverpb::DeleteRangeResponse* resp) {
   absl::Status check = CheckDeleteRequest(*req);
   if (check.ok()) check = CheckProposalSize(*req);
-  return RunUnary(ctx, loop_, identity_, check, resp,
-                  [req](ApplyLoop::Engine& engine, etcdserverpb::DeleteRangeResponse* out) {
-                    ++engine.counters.deletes;
-                    RETURN_IF_ERROR(engine.AdmitWrite(0));
-                    return engine.store.DeleteRange(*req, out);
-                  });
+  return RunUnary(
+      ctx, loop_, identity_, check, resp,
+      [req](ApplyLoop::Engine& engine, etcdserverpb::DeleteRangeResponse* out) {
+        ++engine.counters.deletes;
+        RETURN_IF_ERROR(engine.AdmitWrite(0));
+        return engine.store.DeleteRange(*req, out);
+      },
+      req->range_end().empty() ? Cost::kPoint : Cost::kUnbounded);
 }
 
 grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
@@ -76,7 +82,8 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
           RETURN_IF_ERROR(engine.AdmitWrite(static_cast<int64_t>(owned->ByteSizeLong()) + 1));
         }
         return engine.store.Txn(owned, out);
-      });
+      },
+      IsPointTxn(*req) ? Cost::kPoint : Cost::kUnbounded);
 }
 
 grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* ctx,

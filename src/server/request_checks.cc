@@ -143,6 +143,18 @@ bool IsWriteTxn(const etcdserverpb::TxnRequest& req) {
   return false;
 }
 
+bool IsPointTxn(const etcdserverpb::TxnRequest& req) {
+  for (const Ops* branch : {&req.success(), &req.failure()}) {
+    for (const RequestOp& op : *branch) {
+      if (op.has_request_put()) continue;
+      if (op.has_request_range() && op.request_range().range_end().empty()) continue;
+      if (op.has_request_delete_range() && op.request_delete_range().range_end().empty()) continue;
+      return false;
+    }
+  }
+  return true;
+}
+
 int64_t ProposalSize(int64_t request_bytes) {
   // Field tag + length varint around the request, plus the proposal header: a 2-byte tag, a
   // length byte and a 64-bit request ID (tag + up to 10 varint bytes).

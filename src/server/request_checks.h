@@ -22,6 +22,9 @@ absl::Status CheckTxnRequest(const etcdserverpb::TxnRequest& req, int64_t max_tx
 
 // True when any branch of the txn, at any depth, holds a Put or DeleteRange.
 bool IsWriteTxn(const etcdserverpb::TxnRequest& req);
+// Whether every op of the txn (both branches, no nested txns) names a single key: its cost is
+// bounded by its op count, whatever the store holds.
+bool IsPointTxn(const etcdserverpb::TxnRequest& req);
 
 // The size etcd compares with --max-request-bytes for a write: the request wrapped in a raft
 // proposal (etcd's InternalRaftRequest) with its header.

@@ -20,7 +20,7 @@
 // apply-loop task (Render), so the values the loop owns are read on its thread.
 //
 // Ownership: owns the Registry and the callback registrations; borrows the WAL (set_wal, once
-// recovery made it). Thread safety: Render on the loop thread; registry() from any thread.
+// recovery made it). Thread safety: Render in an apply task; registry() from any thread.
 #ifndef RAMETCD_SERVER_SERVER_METRICS_H_
 #define RAMETCD_SERVER_SERVER_METRICS_H_
 
@@ -50,7 +50,7 @@ class ServerMetrics {
   void Render(const ApplyLoop::Engine& engine, std::string* out);
 
  private:
-  // What the scrape-time callbacks read; filled by Render on the loop thread just before.
+  // What the scrape-time callbacks read; filled by Render (an apply task) just before.
   struct LoopState {
     ApplyLoop::Engine::Counters counters;
     int64_t revision = 0;

@@ -11,6 +11,16 @@
 namespace rametcd::server {
 namespace {
 
+// Runs `fn` as an apply task and waits for it.
+void RunOnLoop(ApplyLoop& loop, absl::AnyInvocable<void(ApplyLoop::Engine&)> fn) {
+  absl::Notification done;
+  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine& engine) {
+    fn(engine);
+    done.Notify();
+  }));
+  done.WaitForNotification();
+}
+
 TEST(ApplyLoopTest, RunsTasksInSubmissionOrderOnOneThread) {
   ApplyLoop loop(ApplyLoop::Options{});
   std::vector<int> order;
@@ -46,6 +56,72 @@ TEST(ApplyLoopTest, RefusesBeyondTheBoundAndAfterStop) {
   release.Notify();
   loop.Stop();
   EXPECT_FALSE(loop.Submit([](ApplyLoop::Engine&) {}));
+}
+
+TEST(ApplyLoopTest, ExecuteRunsOnTheCallerWhenIdleElseQueuesInOrder) {
+  ApplyLoop loop(ApplyLoop::Options{});
+  std::vector<int> order;
+  std::thread::id ran_on;
+  ASSERT_TRUE(loop.Execute([&](ApplyLoop::Engine&) {
+    ran_on = std::this_thread::get_id();
+    order.push_back(0);
+  }));
+  EXPECT_EQ(ran_on, std::this_thread::get_id());  // ran before Execute returned
+  ASSERT_EQ(order.size(), 1u);
+
+  // While the loop thread runs a task, Execute queues behind it and behind what is queued.
+  absl::Notification release;
+  absl::Notification blocked;
+  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine&) {
+    blocked.Notify();
+    release.WaitForNotification();
+    order.push_back(1);
+  }));
+  blocked.WaitForNotification();
+  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine&) { order.push_back(2); }));
+  ASSERT_TRUE(loop.Execute([&](ApplyLoop::Engine&) { order.push_back(3); }));
+  release.Notify();
+  absl::Notification done;
+  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine&) { done.Notify(); }));
+  done.WaitForNotification();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+  loop.Stop();
+  EXPECT_FALSE(loop.Execute([](ApplyLoop::Engine&) {}));
+}
+
+TEST(ApplyLoopTest, ExecuteFromManyThreadsRunsOneTaskAtATime) {
+  ApplyLoop loop(ApplyLoop::Options{});
+  std::atomic<int> inside{0};
+  std::atomic<int> overlaps{0};
+  int64_t counter = 0;  // touched only by tasks
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        auto task = [&](ApplyLoop::Engine& engine) {
+          if (inside.fetch_add(1) != 0) ++overlaps;
+          ++counter;
+          etcdserverpb::PutRequest put;
+          put.set_key("k");
+          etcdserverpb::PutResponse resp;
+          EXPECT_TRUE(engine.store.Put(&put, &resp).ok());
+          inside.fetch_sub(1);
+        };
+        // Queued and inline tasks mix: the loop thread and the callers take turns.
+        if (i % 3 == 0) {
+          ASSERT_TRUE(loop.Submit(task));
+        } else {
+          ASSERT_TRUE(loop.Execute(task));
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  RunOnLoop(loop, [&](ApplyLoop::Engine& engine) {
+    EXPECT_EQ(counter, 8000);
+    EXPECT_EQ(engine.store.revision(), 8001);
+  });
+  EXPECT_EQ(overlaps.load(), 0);
 }
 
 TEST(ApplyLoopTest, StopRunsWhatIsAlreadyQueued) {
@@ -84,16 +160,6 @@ TEST(ApplyLoopTest, CompactionIsReleasedBetweenBatches) {
     }));
     checked.WaitForNotification();
   }
-}
-
-// Runs `fn` on the loop thread and waits for it.
-void RunOnLoop(ApplyLoop& loop, absl::AnyInvocable<void(ApplyLoop::Engine&)> fn) {
-  absl::Notification done;
-  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine& engine) {
-    fn(engine);
-    done.Notify();
-  }));
-  done.WaitForNotification();
 }
 
 TEST(ApplyLoopTest, HistoryBelowTheCompactionPointIsDroppedOnceDelivered) {

@@ -96,6 +96,24 @@ TEST(RequestChecksTest, WriteTxnDetection) {
   EXPECT_TRUE(IsWriteTxn(t));
 }
 
+TEST(RequestChecksTest, PointTxnDetection) {
+  TxnRequest t;
+  EXPECT_TRUE(IsPointTxn(t));
+  // kube-apiserver's OptimisticPut: put on success, get on failure.
+  t.add_success()->mutable_request_put()->set_key("k");
+  t.add_failure()->mutable_request_range()->set_key("k");
+  t.add_success()->mutable_request_delete_range()->set_key("j");
+  EXPECT_TRUE(IsPointTxn(t));
+  TxnRequest ranged = t;
+  ranged.mutable_failure(0)->mutable_request_range()->set_range_end("l");
+  EXPECT_FALSE(IsPointTxn(ranged));
+  TxnRequest deletes = t;
+  deletes.mutable_success(1)->mutable_request_delete_range()->set_range_end(std::string(1, '\0'));
+  EXPECT_FALSE(IsPointTxn(deletes));
+  t.add_failure()->mutable_request_txn();
+  EXPECT_FALSE(IsPointTxn(t));
+}
+
 TEST(RequestChecksTest, ProposalSizeCountsFramingAndHeader) {
   EXPECT_GT(ProposalSize(100), 100);
   EXPECT_LT(ProposalSize(100), 130);
