@@ -43,10 +43,15 @@ void HistoryRing::Reset(int64_t revision) {
 }
 
 size_t HistoryRing::LowerBound(int64_t revision) const {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), revision,
-                             [](const std::shared_ptr<const RevisionEvents>& e, int64_t rev) {
-                               return e->revision < rev;
-                             });
+  // Live delivery asks for the newest entries: look at the last few before searching the deque.
+  size_t i = entries_.size();
+  for (int steps = 0; steps < 4 && i > 0 && entries_[i - 1]->revision >= revision; ++steps) --i;
+  if (i == 0 || entries_[i - 1]->revision < revision) return i;
+  auto it =
+      std::lower_bound(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(i), revision,
+                       [](const std::shared_ptr<const RevisionEvents>& e, int64_t rev) {
+                         return e->revision < rev;
+                       });
   return static_cast<size_t>(it - entries_.begin());
 }
 

@@ -63,6 +63,12 @@ TEST(HistoryRingTest, LowerBound) {
   EXPECT_EQ(ring.LowerBound(4), 2u);
   EXPECT_EQ(ring.LowerBound(8), 3u);
   EXPECT_EQ(ring.LowerBound(9), 4u);
+  // Far from the newest entries (a binary search), every revision of a longer ring.
+  HistoryRing longer({1000, 100000});
+  for (int64_t rev = 2; rev <= 200; rev += 2) longer.Append(Entry(rev, 1, 1));
+  for (int64_t rev = 0; rev <= 202; ++rev) {
+    EXPECT_EQ(longer.LowerBound(rev), static_cast<size_t>(rev <= 2 ? 0 : (rev - 1) / 2)) << rev;
+  }
 }
 
 }  // namespace
