@@ -1,11 +1,18 @@
 #include "wal/recovery.h"
 
 #include <algorithm>
+#include <deque>
+#include <thread>
+#include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "base/thread_name.h"
 #include "wal/batches.h"
 #include "wal/file_scan.h"
 #include "wal/file_util.h"
@@ -26,6 +33,79 @@ struct StreamLoad {
   StreamRead read;
   std::vector<Logged> logged;   // in file order (ascending revision); BatchEnds left out
   std::optional<LogPlace> cut;  // everything from here on is dropped
+};
+
+// Installs checkpointed keys into the store on a thread of its own while the caller's thread
+// reads, checks and decodes the files, so that a restart takes about the longer of the two rather
+// than their sum. Records are handed over in batches; at most kMaxBatches wait, so memory stays
+// bounded whichever side is faster. Finish() (or the destructor) waits until every record handed
+// over is installed: only then may the caller touch the store again.
+class KeyRestorer {
+ public:
+  explicit KeyRestorer(mvcc::Store* store)
+      : store_(store), thread_([this] {
+          NameThisThread("wal-restore");
+          Run();
+        }) {}
+  ~KeyRestorer() { Finish(); }
+  KeyRestorer(const KeyRestorer&) = delete;
+  KeyRestorer& operator=(const KeyRestorer&) = delete;
+
+  // `record` holds a KeyHistory.
+  void Add(Record&& record) {
+    batch_.push_back(std::move(record));
+    if (batch_.size() == kBatchRecords) Flush();
+  }
+
+  void Finish() {
+    if (!thread_.joinable()) return;
+    Flush();
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  static constexpr size_t kBatchRecords = 256;
+  static constexpr size_t kMaxBatches = 8;
+
+  void Flush() {
+    if (batch_.empty()) return;
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::deque<std::vector<Record>>* q) { return q->size() < kMaxBatches; }, &queue_));
+    queue_.push_back(std::move(batch_));
+    batch_.clear();
+  }
+
+  void Run() {
+    while (true) {
+      std::vector<Record> batch;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &KeyRestorer::ReadyLocked));
+        if (queue_.empty()) return;
+        batch = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      for (Record& r : batch) {
+        auto* versions = r.mutable_key_history()->mutable_versions();
+        if (versions->empty()) continue;
+        const std::string key = versions->Get(0).key();
+        store_->RestoreKey(key, versions);
+      }
+    }
+  }
+  bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || done_; }
+
+  mvcc::Store* const store_;
+  std::vector<Record> batch_;  // the caller's thread only
+  absl::Mutex mu_;
+  std::deque<std::vector<Record>> queue_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
 };
 
 // Makes the files match what was loaded: cuts torn tails and dropped batches off.
@@ -103,6 +183,7 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
   store->ReserveKeys(checkpointed_keys);
   std::vector<StreamLoad> loads(listed.size());
   std::vector<StreamBatches> batches;
+  KeyRestorer restorer(store);
   for (size_t i = 0; i < listed.size(); ++i) {
     StreamLoad& load = loads[i];
     load.files = std::move(listed[i]);
@@ -117,11 +198,7 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
         return absl::OkStatus();
       }
       if (r.has_key_history()) {
-        auto* versions = r.mutable_key_history()->mutable_versions();
-        if (!versions->empty()) {
-          std::string key = versions->Get(0).key();
-          store->RestoreKey(key, versions);
-        }
+        restorer.Add(std::move(r));
       } else {
         apply_meta(r);
       }
@@ -138,6 +215,7 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
       summary.skipped.push_back(std::move(s));
     }
   }
+  restorer.Finish();
   const BatchCuts cuts = CutIncompleteBatches(batches);
   for (const std::string& finding : cuts.findings) {
     Log(LogLevel::kWarn, "dropping an incomplete WAL batch (a crash while it was written)",
