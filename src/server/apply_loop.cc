@@ -1,6 +1,7 @@
 #include "server/apply_loop.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -67,17 +68,22 @@ bool ApplyLoop::Execute(Task task) {
     absl::MutexLock lock(&mu_);
     if (stopping_ || queue_.size() >= options_.max_pending) return false;
     if (running_ || !queue_.empty()) {
+      if (point_tasks_ == queue_.size()) ++point_tasks_;
       queue_.push_back(std::move(task));
       return true;
     }
     running_ = true;
   }
   RunTask(std::move(task));
-  // What other reactors queued meanwhile runs here too, rather than waking the loop thread for it.
+  // Point tasks other reactors queued meanwhile run here too, rather than waking the loop thread
+  // for them; from the first other task on, the queue is the loop thread's.
   std::vector<Task> batch;
   {
     absl::MutexLock lock(&mu_);
-    batch.swap(queue_);
+    batch.assign(std::make_move_iterator(queue_.begin()),
+                 std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(point_tasks_)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(point_tasks_));
+    point_tasks_ = 0;
   }
   for (Task& queued : batch) RunTask(std::move(queued));
   absl::MutexLock lock(&mu_);
@@ -172,6 +178,7 @@ void ApplyLoop::Run() {
       mu_.Await(absl::Condition(this, &ApplyLoop::IdleLocked));
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
+      point_tasks_ = 0;
       running_ = true;
     }
     for (Task& task : batch) RunTask(std::move(task));

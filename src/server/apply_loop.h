@@ -16,10 +16,10 @@
 // `compaction_step_keys` keys and drops at most as many history entries.
 //
 // A point request (one key per op) may also Execute(): when nothing is queued or running, it runs
-// at once on the reactor's thread, and then runs whatever other reactors queued meanwhile; the
-// loop thread is not woken for it. This saves a thread hand-off per request (~10% of the server's
-// CPU per put, bench/load). Requests of unbounded cost (ranges, compaction, maintenance) are
-// always queued, so a reactor's thread never runs one.
+// at once on the reactor's thread, and then runs the point requests other reactors queued
+// meanwhile (up to the first other task); the loop thread is not woken for them. This saves a
+// thread hand-off per request (~10% of the server's CPU per put, bench/load). Requests of unbounded
+// cost (ranges, compaction, maintenance) are always queued, so a reactor's thread never runs one.
 //
 // Thread safety: Submit(), Execute() and Stop() may be called from any thread. Tasks run one at a
 // time, in order, with `running_` held: on the loop thread, or on a thread in Execute(). Stop()
@@ -107,8 +107,8 @@ class ApplyLoop {
   // Queues `task`; returns false (and drops it) when the queue is full or the loop stopped.
   [[nodiscard]] bool Submit(Task task);
   // Like Submit(), but when nothing is queued or running the task runs at once on the calling
-  // thread (with the watch delivery that follows every task), followed by what was queued
-  // meanwhile. For tasks of bounded cost that never wait.
+  // thread (with the watch delivery that follows every task), followed by the Execute() tasks
+  // queued meanwhile. For tasks of bounded cost that never wait.
   [[nodiscard]] bool Execute(Task task);
   // Queues bookkeeping that must not be refused for load (a closed stream's cleanup, a drained
   // stream's catch-up); there is at most one such task per stream at a time. Dropped only once
@@ -136,6 +136,8 @@ class ApplyLoop {
   const Options options_;
   absl::Mutex mu_;
   std::vector<Task> queue_ ABSL_GUARDED_BY(mu_);
+  // How many tasks at the front of queue_ came from Execute(): those an Execute() caller may run.
+  size_t point_tasks_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // A thread (the loop's, or one in Execute) is running tasks: it alone touches what follows.
   bool running_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,10 +1,12 @@
 #include "server/apply_loop.h"
 
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
@@ -87,6 +89,45 @@ TEST(ApplyLoopTest, ExecuteRunsOnTheCallerWhenIdleElseQueuesInOrder) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
   loop.Stop();
   EXPECT_FALSE(loop.Execute([](ApplyLoop::Engine&) {}));
+}
+
+TEST(ApplyLoopTest, ExecuteRunsOnlyThePointTasksQueuedAheadOfAnyOther) {
+  ApplyLoop loop(ApplyLoop::Options{});
+  absl::Mutex mu;
+  std::vector<std::pair<char, std::thread::id>> ran;  // task, thread
+  auto record = [&](char name) {
+    absl::MutexLock lock(&mu);
+    ran.emplace_back(name, std::this_thread::get_id());
+  };
+  absl::Notification a_running;
+  absl::Notification release_a;
+  std::thread::id runner;
+  std::thread first([&] {
+    runner = std::this_thread::get_id();
+    ASSERT_TRUE(loop.Execute([&](ApplyLoop::Engine&) {
+      a_running.Notify();
+      release_a.WaitForNotification();
+      record('a');
+    }));
+  });
+  a_running.WaitForNotification();
+  ASSERT_TRUE(loop.Execute([&](ApplyLoop::Engine&) { record('b'); }));
+  ASSERT_TRUE(loop.Submit([&](ApplyLoop::Engine&) { record('c'); }));
+  ASSERT_TRUE(loop.Execute([&](ApplyLoop::Engine&) { record('d'); }));
+  release_a.Notify();
+  first.join();
+  RunOnLoop(loop, [&](ApplyLoop::Engine&) { record('e'); });
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(ran.size(), 5u);
+  std::string order;
+  for (const auto& [name, thread] : ran) order += name;
+  EXPECT_EQ(order, "abcde");
+  // a and the point task queued behind it ran on the Execute caller's thread; c (queued by
+  // Submit) and d (queued behind c) were left to the loop thread.
+  EXPECT_EQ(ran[0].second, runner);
+  EXPECT_EQ(ran[1].second, runner);
+  EXPECT_NE(ran[2].second, runner);
+  EXPECT_NE(ran[3].second, runner);
 }
 
 TEST(ApplyLoopTest, ExecuteFromManyThreadsRunsOneTaskAtATime) {
