@@ -26,14 +26,14 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/mapped_file.h"
 #include "bbolt/format.h"
-#include "bbolt/mapped_file.h"
 
 namespace rametcd::bbolt {
 
 class Reader {
  public:
-  // Memory-maps the file at `path` (see mapped_file.h about files changed meanwhile).
+  // Memory-maps the file at `path` (see base/mapped_file.h about files changed meanwhile).
   static absl::StatusOr<std::unique_ptr<Reader>> Open(const std::string& path);
   // Reads a database held in memory; `name` stands for the file in error messages.
   static absl::StatusOr<std::unique_ptr<Reader>> FromBytes(std::string bytes, std::string name);

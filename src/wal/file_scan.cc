@@ -1,76 +1,30 @@
 #include "wal/file_scan.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include <memory>
 #include <string_view>
-#include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "base/mapped_file.h"
 #include "base/status_macros.h"
 
 namespace rametcd::wal {
 
-namespace {
-
-// A whole file mapped read-only for one sequential pass; unmapped when destroyed.
-class FileMapping {
- public:
-  static absl::StatusOr<FileMapping> Open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
-    absl::Cleanup close_fd = [fd] { ::close(fd); };
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      return absl::InternalError(absl::StrCat("stat ", path, ": ", std::strerror(errno)));
-    }
-    const size_t size = static_cast<size_t>(st.st_size);
-    if (size == 0) return FileMapping(nullptr, 0);
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-      return absl::InternalError(absl::StrCat("mmap ", path, ": ", std::strerror(errno)));
-    }
-    ::madvise(map, size, MADV_SEQUENTIAL);
-    return FileMapping(map, size);
-  }
-  FileMapping(FileMapping&& other) noexcept
-      : map_(std::exchange(other.map_, nullptr)), size_(other.size_) {}
-  FileMapping& operator=(FileMapping&&) = delete;
-  ~FileMapping() {
-    if (map_ != nullptr) ::munmap(map_, size_);
-  }
-
-  std::string_view data() const { return {static_cast<const char*>(map_), size_}; }
-
- private:
-  FileMapping(void* map, size_t size) : map_(map), size_(size) {}
-
-  void* map_;
-  size_t size_;
-};
-
-}  // namespace
-
 uint64_t CountFrames(const std::string& path) {
-  auto mapping = FileMapping::Open(path);
+  auto mapping = MappedFile::Open(path, MappedFile::Access::kSequential);
   if (!mapping.ok()) return 0;
   FileHeader header;
-  auto header_size = ParseFileHeader(mapping->data(), &header);
+  auto header_size = ParseFileHeader((*mapping)->data(), &header);
   if (!header_size.ok()) return 0;
-  FrameScanner scanner(mapping->data(), *header_size);
+  FrameScanner scanner((*mapping)->data(), *header_size);
   uint64_t frames = 0;
   while (scanner.SkipFrame()) ++frames;
   return frames;
 }
 
 absl::StatusOr<FileScan> ScanFile(const std::string& path, bool skip_damaged, RecordVisitor visit) {
-  ASSIGN_OR_RETURN(const FileMapping mapping, FileMapping::Open(path));
-  const std::string_view data = mapping.data();
+  ASSIGN_OR_RETURN(const std::unique_ptr<MappedFile> mapping,
+                   MappedFile::Open(path, MappedFile::Access::kSequential));
+  const std::string_view data = mapping->data();
   FileScan scan;
   scan.size = data.size();
   auto header_size = ParseFileHeader(data, &scan.header);

@@ -1,13 +1,14 @@
 // MappedFile: a whole file's bytes, memory-mapped read-only (private mapping), so that a reader of
-// a large database touches only the pages it reads and holds no copy of the file.
+// a large file (a bbolt database, a WAL segment or checkpoint) touches only the pages it reads and
+// holds no copy of the file.
 //
 // The mapping reflects the file's size when it was opened. If another process truncates the
 // file while it is mapped, touching the lost pages raises SIGBUS: callers map only files that no
 // one is changing (snapshots, stopped servers' data).
 //
 // Thread safety: immutable after Open; data() may be read from any thread.
-#ifndef RAMETCD_BBOLT_MAPPED_FILE_H_
-#define RAMETCD_BBOLT_MAPPED_FILE_H_
+#ifndef RAMETCD_BASE_MAPPED_FILE_H_
+#define RAMETCD_BASE_MAPPED_FILE_H_
 
 #include <memory>
 #include <string>
@@ -15,12 +16,17 @@
 
 #include "absl/status/statusor.h"
 
-namespace rametcd::bbolt {
+namespace rametcd {
 
 class MappedFile {
  public:
-  // Errors: NotFound, PermissionDenied or Internal, naming the path.
-  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path);
+  // How the mapping will be read: kSequential asks the kernel for aggressive read-ahead.
+  enum class Access { kRandom, kSequential };
+
+  // Errors: NotFound, PermissionDenied or Internal, naming the path; InvalidArgument for what is
+  // not a regular file.
+  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path,
+                                                          Access access = Access::kRandom);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -34,6 +40,6 @@ class MappedFile {
   size_t size_;
 };
 
-}  // namespace rametcd::bbolt
+}  // namespace rametcd
 
-#endif  // RAMETCD_BBOLT_MAPPED_FILE_H_
+#endif  // RAMETCD_BASE_MAPPED_FILE_H_

@@ -1,4 +1,4 @@
-#include "bbolt/mapped_file.h"
+#include "base/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace rametcd::bbolt {
+namespace rametcd {
 namespace {
 
 absl::Status Errno(const char* what, const std::string& path, int err) {
@@ -22,7 +22,8 @@ absl::Status Errno(const char* what, const std::string& path, int err) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path,
+                                                             Access access) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("open", path, errno);
   struct stat st;
@@ -44,6 +45,7 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& 
       ::close(fd);
       return Errno("mmap", path, err);
     }
+    if (access == Access::kSequential) ::madvise(addr, size, MADV_SEQUENTIAL);
   }
   ::close(fd);  // the mapping stays valid without the descriptor
   return std::unique_ptr<MappedFile>(new MappedFile(addr, size));
@@ -53,4 +55,4 @@ MappedFile::~MappedFile() {
   if (addr_ != nullptr) ::munmap(addr_, size_);
 }
 
-}  // namespace rametcd::bbolt
+}  // namespace rametcd
