@@ -18,8 +18,9 @@
 // A point request (one key per op) may also Execute(): when nothing is queued or running, it runs
 // at once on the reactor's thread, and then runs the point requests other reactors queued
 // meanwhile (up to the first other task); the loop thread is not woken for them. This saves a
-// thread hand-off per request (~10% of the server's CPU per put, bench/load). Requests of unbounded
-// cost (ranges, compaction, maintenance) are always queued, so a reactor's thread never runs one.
+// thread hand-off and a wake-up per request (measured in README "Performance"). Requests of
+// unbounded cost (ranges, compaction, maintenance) are always queued, so a reactor's thread never
+// runs one.
 //
 // Thread safety: Submit(), Execute() and Stop() may be called from any thread. Tasks run one at a
 // time, in order, with `running_` held: on the loop thread, or on a thread in Execute(). Stop()
