@@ -48,9 +48,10 @@ ApplyLoop::ApplyLoop(const Options& options)
   engine_.quota_bytes = options_.quota_bytes;
   engine_.member_id = options_.member_id;
   engine_.before_durable_response = [this] { RequestDelivery(engine_); };
-  thread_ = std::thread([this] {
+  // The first wake-up is worked out here, before any task can run (see Run).
+  thread_ = std::thread([this, first_tick = hub_.Tick(absl::Now())] {
     NameThisThread("apply");
-    Run();
+    Run(first_tick);
   });
 }
 
@@ -161,20 +162,19 @@ void ApplyLoop::RunTask(Task task) {
   }
 }
 
-void ApplyLoop::Run() {
+void ApplyLoop::Run(absl::Time wake_at) {
   std::vector<Task> batch;
   Engine& engine = engine_;
-  absl::Time next_tick = hub_.Tick(absl::Now());
-  bool history_trimmed = true;
+  // What the next round waits for is worked out at the end of each round, while this thread owns
+  // the engine (a reactor thread may own it in between, see Execute): the time of the next
+  // progress notification or lease expiry, and whether compaction or history trimming is left
+  // (then it does not wait at all).
+  bool work_left = false;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      // With compaction work left, take whatever is queued without waiting.
-      if (!store_.compaction_pending() && history_trimmed) {
-        mu_.AwaitWithDeadline(
-            absl::Condition(this, &ApplyLoop::HasWorkLocked),
-            engine.read_only.empty() ? std::min(next_tick, lessor_.NextExpiry()) : next_tick);
-      }
+      if (!work_left)
+        mu_.AwaitWithDeadline(absl::Condition(this, &ApplyLoop::HasWorkLocked), wake_at);
       mu_.Await(absl::Condition(this, &ApplyLoop::IdleLocked));
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
@@ -191,8 +191,11 @@ void ApplyLoop::Run() {
       DeliverWatches(engine);
     }
     if (store_.compaction_pending()) store_.CompactSome(options_.compaction_step_keys);
-    history_trimmed = store_.TrimHistory(hub_.dispatched(), options_.compaction_step_keys);
-    next_tick = hub_.Tick(absl::Now());
+    const bool history_trimmed =
+        store_.TrimHistory(hub_.dispatched(), options_.compaction_step_keys);
+    work_left = store_.compaction_pending() || !history_trimmed;
+    const absl::Time next_tick = hub_.Tick(absl::Now());
+    wake_at = engine.read_only.empty() ? std::min(next_tick, lessor_.NextExpiry()) : next_tick;
     absl::MutexLock lock(&mu_);
     running_ = false;
   }

@@ -121,7 +121,8 @@ class ApplyLoop {
   void Stop();
 
  private:
-  void Run();
+  // The loop thread; it first waits until `wake_at` (or for work).
+  void Run(absl::Time wake_at);
   // With running_: asks the WAL to make the store's revision visible to the watches once its
   // fsync-mode changes are on disk (at once when there are none).
   void RequestDelivery(Engine& engine);
