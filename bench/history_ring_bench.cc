@@ -14,12 +14,11 @@ namespace {
 std::shared_ptr<const RevisionEvents> Entry(int64_t revision, size_t value_bytes) {
   auto entry = std::make_shared<RevisionEvents>();
   entry->revision = revision;
-  mvccpb::Event& e = entry->events.emplace_back();
-  e.mutable_kv()->set_key("/registry/leases/kube-node-lease/node-" +
-                          std::to_string(revision % 5000));
-  e.mutable_kv()->set_mod_revision(revision);
-  e.mutable_kv()->set_value(std::string(value_bytes, 'v'));
-  entry->bytes = e.ByteSizeLong();
+  Event& e = entry->events.emplace_back();
+  e.key = SharedBytes("/registry/leases/kube-node-lease/node-" + std::to_string(revision % 5000));
+  e.kv.mod_revision = revision;
+  e.kv.value = SharedBytes(std::string(value_bytes, 'v'));
+  entry->bytes = e.key.size() + value_bytes;
   return entry;
 }
 

@@ -18,7 +18,7 @@ void Fill(Store& store, int keys, size_t value_size) {
   for (int i = 0; i < keys; ++i) {
     put.set_key(PodKey(i));
     put.set_value(std::string(value_size, 'v'));
-    (void)store.Put(&put, &resp);
+    (void)store.Put(put, &resp);
   }
 }
 
@@ -34,7 +34,7 @@ void BM_PutExisting(benchmark::State& state) {
     put.set_key(PodKey(i++ % keys));
     put.set_value(std::string(300, 'x'));
     resp.Clear();
-    benchmark::DoNotOptimize(store.Put(&put, &resp));
+    benchmark::DoNotOptimize(store.Put(put, &resp));
     // Keep history bounded as kube-apiserver's periodic compaction would.
     if (i % keys == 0) {
       (void)store.Compact(store.revision());

@@ -1,5 +1,5 @@
 // Micro-benchmarks of the WAL writer's encoding (wal/record_codec.h, wal/frame.h): a Txn record
-// serialized straight from the history entry's KeyValues and framed with two CRC32Cs, the work
+// serialized straight from the history entry's events and framed with two CRC32Cs, the work
 // the writer thread does per write before the batch goes to io_uring.
 //   build/bench/wal_encode_bench
 #include <string>
@@ -13,15 +13,15 @@ namespace {
 
 // One transaction of state.range(0) changes of state.range(1)-byte values.
 void BM_AppendTxnRecord(benchmark::State& state) {
-  std::vector<mvccpb::KeyValue> kvs(static_cast<size_t>(state.range(0)));
-  std::vector<const mvccpb::KeyValue*> changes;
-  for (size_t i = 0; i < kvs.size(); ++i) {
-    kvs[i].set_key("/registry/leases/kube-node-lease/node-" + std::to_string(i));
-    kvs[i].set_create_revision(100);
-    kvs[i].set_mod_revision(12345);
-    kvs[i].set_version(42);
-    kvs[i].set_value(std::string(static_cast<size_t>(state.range(1)), 'v'));
-    changes.push_back(&kvs[i]);
+  std::vector<mvcc::Event> events(static_cast<size_t>(state.range(0)));
+  std::vector<const mvcc::Event*> changes;
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i].key = SharedBytes("/registry/leases/kube-node-lease/node-" + std::to_string(i));
+    events[i].kv.create_revision = 100;
+    events[i].kv.mod_revision = 12345;
+    events[i].kv.version = 42;
+    events[i].kv.value = SharedBytes(std::string(static_cast<size_t>(state.range(1)), 'v'));
+    changes.push_back(&events[i]);
   }
   std::string buffer;
   for (auto _ : state) {

@@ -45,7 +45,7 @@ void Put(mvcc::Store& store, const std::string& key) {
   req.set_key(key);
   req.set_value(std::string(1024, 'v'));
   etcdserverpb::PutResponse resp;
-  (void)store.Put(&req, &resp);
+  (void)store.Put(req, &resp);
 }
 
 // state.range(0) watchers on distinct keys (100 per stream); each put matches one of them.

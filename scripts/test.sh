@@ -26,9 +26,9 @@ echo "=== the concurrency-heavy tests under TSan ==="
 # Every report fails the test: the test binary or the server it started exits at the first one.
 # tests/tsan.supp says what is suppressed (orderings made inside Debian's uninstrumented gRPC);
 # src/base/tsan_absl_sync.cc makes abseil's Mutex, CondVar, Notification and Barrier visible.
-tsan_tests=(tsan_absl_sync_test store_test history_ring_test watch_hub_test wal_test lessor_test
-            metrics_test apply_loop_test kv_concurrency_test watch_stress_test keepalive_test
-            durability_crash_test)
+tsan_tests=(tsan_absl_sync_test shared_bytes_test store_test history_ring_test watch_hub_test
+            wal_test lessor_test metrics_test apply_loop_test kv_concurrency_test watch_stress_test
+            keepalive_test durability_crash_test)
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$sanitizer_flags" \
   -DRAMETCD_SANITIZE=thread -DRAMETCD_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan --target rametcd "${tsan_tests[@]}"

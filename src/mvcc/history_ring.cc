@@ -6,6 +6,19 @@
 
 namespace rametcd::mvcc {
 
+void Event::ToProto(bool with_prev, mvccpb::Event* out) const {
+  out->set_type(type);
+  if (type == mvccpb::Event::PUT) {
+    FillKeyValue(key, kv, /*keys_only=*/false, out->mutable_kv());
+  } else {
+    out->mutable_kv()->set_key(key.data(), key.size());
+    out->mutable_kv()->set_mod_revision(kv.mod_revision);
+  }
+  if (with_prev && prev.has_value()) {
+    FillKeyValue(key, *prev, /*keys_only=*/false, out->mutable_prev_kv());
+  }
+}
+
 void HistoryRing::Append(std::shared_ptr<const RevisionEvents> entry) {
   CHECK(entries_.empty() || entry->revision > entries_.back()->revision);
   events_ += entry->events.size();

@@ -16,17 +16,34 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <vector>
+#include <optional>
 
+#include "absl/container/inlined_vector.h"
+#include "base/shared_bytes.h"
 #include "etcd/api/mvccpb/kv.pb.h"
+#include "mvcc/key_entry.h"
 
 namespace rametcd::mvcc {
 
-// All events of one write transaction. Each event carries prev_kv (the key as it was before the
-// transaction) when the key existed; watchers that did not ask for it get it stripped.
+// One change of a write transaction. The key and the values are the store's own bytes, shared
+// (base/shared_bytes.h), not copies.
+struct Event {
+  mvccpb::Event::EventType type = mvccpb::Event::PUT;
+  SharedBytes key;
+  // PUT: the key's new version. DELETE: only mod_revision is set (etcd's delete event).
+  KeyVersion kv;
+  // The key as it was before the transaction, when it existed; watchers that did not ask for
+  // prev_kv do not get it.
+  std::optional<KeyVersion> prev;
+
+  // etcd's Event; prev_kv only when `with_prev`.
+  void ToProto(bool with_prev, mvccpb::Event* out) const;
+};
+
+// All events of one write transaction, in the order it made them.
 struct RevisionEvents {
   int64_t revision = 0;
-  std::vector<mvccpb::Event> events;
+  absl::InlinedVector<Event, 1> events;
   size_t bytes = 0;
 };
 

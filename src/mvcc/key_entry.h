@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <string>
+#include <string_view>
 
 #include "absl/container/inlined_vector.h"
+#include "base/shared_bytes.h"
+#include "etcd/api/mvccpb/kv.pb.h"
 
 namespace rametcd::mvcc {
 
@@ -24,7 +26,7 @@ struct KeyVersion {
   int64_t create_revision = 0;
   int64_t version = 0;  // 0: tombstone
   int64_t lease = 0;
-  std::string value;
+  SharedBytes value;  // shared with the history ring's events of this version
 
   bool IsTombstone() const { return version == 0; }
 };
@@ -50,6 +52,28 @@ struct KeyEntry {
     return v.IsTombstone() ? nullptr : &v;
   }
 };
+
+// The version a logged or checkpointed KeyValue describes (its key aside).
+inline KeyVersion VersionFromProto(const mvccpb::KeyValue& kv) {
+  KeyVersion v;
+  v.mod_revision = kv.mod_revision();
+  v.create_revision = kv.create_revision();
+  v.version = kv.version();
+  v.lease = kv.lease();
+  v.value = SharedBytes(kv.value());
+  return v;
+}
+
+// The etcd KeyValue of `key` at version `v`.
+inline void FillKeyValue(std::string_view key, const KeyVersion& v, bool keys_only,
+                         mvccpb::KeyValue* out) {
+  out->set_key(key.data(), key.size());
+  out->set_create_revision(v.create_revision);
+  out->set_mod_revision(v.mod_revision);
+  out->set_version(v.version);
+  if (!keys_only) out->set_value(v.value.data(), v.value.size());
+  out->set_lease(v.lease);
+}
 
 }  // namespace rametcd::mvcc
 

@@ -19,16 +19,6 @@ using etcdserverpb::RequestOp;
 
 constexpr size_t kAll = std::numeric_limits<size_t>::max();
 
-void FillKeyValue(std::string_view key, const KeyVersion& v, bool keys_only,
-                  mvccpb::KeyValue* out) {
-  out->set_key(key.data(), key.size());
-  out->set_create_revision(v.create_revision);
-  out->set_mod_revision(v.mod_revision);
-  out->set_version(v.version);
-  if (!keys_only) out->set_value(v.value);
-  out->set_lease(v.lease);
-}
-
 // The value a sort target orders by, as an integer (VALUE and KEY compare bytes instead).
 int64_t SortField(const KeyVersion& v, RangeRequest::SortTarget target) {
   switch (target) {
@@ -180,7 +170,7 @@ absl::Status Store::RangeAt(const etcdserverpb::RangeRequest& req, int64_t curre
         case RangeRequest::KEY:
           return a.key < b.key;
         case RangeRequest::VALUE:
-          return a.kv->value < b.kv->value;
+          return a.kv->value.view() < b.kv->value.view();
         default:
           return SortField(*a.kv, target) < SortField(*b.kv, target);
       }
@@ -250,23 +240,23 @@ absl::Status Store::RevokeLease(int64_t id) {
   return absl::OkStatus();
 }
 
-absl::Status Store::Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp) {
-  RETURN_IF_ERROR(CheckLease(req->lease()));  // etcd checks the lease before the key
+absl::Status Store::Put(const etcdserverpb::PutRequest& req, etcdserverpb::PutResponse* resp) {
+  RETURN_IF_ERROR(CheckLease(req.lease()));  // etcd checks the lease before the key
   WriteTxn txn(revision_);
   RETURN_IF_ERROR(PutIn(txn, req, resp));
   Commit(txn);
   return absl::OkStatus();
 }
 
-absl::Status Store::PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req,
+absl::Status Store::PutIn(WriteTxn& txn, const etcdserverpb::PutRequest& req,
                           etcdserverpb::PutResponse* resp) {
-  if (req->ignore_value() || req->ignore_lease()) {
+  if (req.ignore_value() || req.ignore_lease()) {
     // In a Txn this was checked before the write started, but an earlier op of the same txn may
     // have deleted the key (etcd panics then; rametcd fails the txn, which is rolled back).
-    auto it = entries_.find(req->key());
+    auto it = entries_.find(req.key());
     if (it == entries_.end() || it->second.Live() == nullptr) return etcd_errors::KeyNotFound();
   }
-  auto [it, inserted] = entries_.try_emplace(req->key());
+  auto [it, inserted] = entries_.try_emplace(req.key());
   std::string_view key = it->first;
   KeyEntry& entry = it->second;
   if (inserted) index_.Insert(key, &entry);
@@ -276,36 +266,41 @@ absl::Status Store::PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req,
   KeyVersion next;
   next.mod_revision = txn.WriteRevision();
   if (prev != nullptr) {
-    if (req->prev_kv()) FillKeyValue(key, *prev, false, resp->mutable_prev_kv());
+    if (req.prev_kv()) FillKeyValue(key, *prev, false, resp->mutable_prev_kv());
     next.create_revision = prev->create_revision;
     next.version = prev->version + 1;
   } else {
     next.create_revision = next.mod_revision;
     next.version = 1;
   }
-  next.lease = req->ignore_lease() ? prev->lease : req->lease();
-  next.value = req->ignore_value() ? prev->value : std::move(*req->mutable_value());
-  AddEvent(txn, mvccpb::Event::PUT, key, &next, entry.At(txn.begin));
+  next.lease = req.ignore_lease() ? prev->lease : req.lease();
+  next.value = req.ignore_value() ? prev->value : SharedBytes(req.value());
+  AddEvent(txn, mvccpb::Event::PUT, it->first, next, entry.At(txn.begin));
   AppendVersion(key, entry, std::move(next));
   ++txn.changes;
   resp->mutable_header()->set_revision(txn.WriteRevision());
   return absl::OkStatus();
 }
 
-void Store::AddEvent(WriteTxn& txn, mvccpb::Event::EventType type, std::string_view key,
-                     const KeyVersion* current, const KeyVersion* prev) {
-  mvccpb::Event& event = txn.events.emplace_back();
-  event.set_type(type);
+void Store::AddEvent(WriteTxn& txn, mvccpb::Event::EventType type, const SharedBytes& key,
+                     const KeyVersion& current, const KeyVersion* prev) {
+  Event& event = txn.events.emplace_back();
+  event.type = type;
+  event.key = key;
   if (type == mvccpb::Event::PUT) {
-    FillKeyValue(key, *current, false, event.mutable_kv());
+    event.kv = current;
   } else {
-    // etcd's DELETE event: the key and the revision of the delete.
-    event.mutable_kv()->set_key(key.data(), key.size());
-    event.mutable_kv()->set_mod_revision(current->mod_revision);
+    event.kv.mod_revision = current.mod_revision;  // etcd's DELETE event: key and revision only
   }
-  if (prev != nullptr) FillKeyValue(key, *prev, false, event.mutable_prev_kv());
+  if (prev != nullptr) event.prev = *prev;
   // Approximate encoded size: enough to bound the history ring.
-  txn.event_bytes += 2 * key.size() + current->value.size() + (prev ? prev->value.size() : 0) + 64;
+  txn.event_bytes += 2 * key.size() + current.value.size() + (prev ? prev->value.size() : 0) + 64;
+}
+
+const SharedBytes& Store::StoredKey(std::string_view key) const {
+  auto it = entries_.find(key);
+  CHECK(it != entries_.end());
+  return it->first;
 }
 
 void Store::Commit(WriteTxn& txn) {
@@ -331,29 +326,14 @@ void Store::AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v, b
   ++retained_versions_;
 }
 
-namespace {
-
-KeyVersion VersionFromLog(mvccpb::KeyValue* kv) {
-  KeyVersion v;
-  v.mod_revision = kv->mod_revision();
-  v.create_revision = kv->create_revision();
-  v.version = kv->version();
-  v.lease = kv->lease();
-  v.value = std::move(*kv->mutable_value());
-  return v;
-}
-
-}  // namespace
-
-void Store::RestoreKey(std::string_view key,
-                       google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* versions) {
-  auto [it, inserted] = entries_.try_emplace(key);
+void Store::RestoreKey(SharedBytes key, std::span<KeyVersion> versions) {
+  auto [it, inserted] = entries_.try_emplace(std::move(key));
   if (inserted) index_.Insert(it->first, &it->second);
-  for (mvccpb::KeyValue& kv : *versions) {
+  for (KeyVersion& v : versions) {
     // The revision covers every version held, also one past what a damaged checkpoint claims to
     // cover: else the next write's revision would sort below it (the history ring CHECK-fails).
-    revision_ = std::max(revision_, kv.mod_revision());
-    AppendVersion(it->first, it->second, VersionFromLog(&kv));
+    revision_ = std::max(revision_, v.mod_revision);
+    AppendVersion(it->first, it->second, std::move(v));
   }
   if (it->second.versions.empty()) {
     index_.Erase(it->first);
@@ -362,22 +342,22 @@ void Store::RestoreKey(std::string_view key,
 }
 
 void Store::ApplyLogged(int64_t revision,
-                        google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* changes) {
-  for (mvccpb::KeyValue& kv : *changes) {
+                        const google::protobuf::RepeatedPtrField<mvccpb::KeyValue>& changes) {
+  for (const mvccpb::KeyValue& kv : changes) {
     if (kv.version() == 0) {  // a delete of a key that is not there changes nothing
       auto found = entries_.find(kv.key());
       if (found == entries_.end() || found->second.Live() == nullptr) continue;
     }
     auto [it, inserted] = entries_.try_emplace(kv.key());
     if (inserted) index_.Insert(it->first, &it->second);
-    KeyVersion v = VersionFromLog(&kv);
+    KeyVersion v = VersionFromProto(kv);
     v.mod_revision = revision;
     AppendVersion(it->first, it->second, std::move(v));
   }
   revision_ = std::max(revision_, revision);
 }
 
-absl::Status Store::ApplyReplicated(int64_t revision, std::span<mvccpb::Event> events,
+absl::Status Store::ApplyReplicated(int64_t revision, std::span<const mvccpb::Event> events,
                                     size_t* orphans) {
   if (revision <= revision_ || events.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("cannot apply revision ", revision, " with ",
@@ -385,8 +365,8 @@ absl::Status Store::ApplyReplicated(int64_t revision, std::span<mvccpb::Event> e
                                                       revision_));
   }
   WriteTxn txn(revision - 1);
-  for (mvccpb::Event& event : events) {
-    mvccpb::KeyValue& kv = *event.mutable_kv();
+  for (const mvccpb::Event& event : events) {
+    const mvccpb::KeyValue& kv = event.kv();
     if (event.type() == mvccpb::Event::DELETE) {
       auto found = entries_.find(kv.key());
       if (found != entries_.end() && found->second.Live() != nullptr) {
@@ -396,11 +376,11 @@ absl::Status Store::ApplyReplicated(int64_t revision, std::span<mvccpb::Event> e
     }
     auto [it, inserted] = entries_.try_emplace(kv.key());
     if (inserted) index_.Insert(it->first, &it->second);
-    KeyVersion v = VersionFromLog(&kv);
+    KeyVersion v = VersionFromProto(kv);
     v.mod_revision = revision;
     const bool attach = v.lease == 0 || leases_.contains(v.lease);
     if (!attach) ++*orphans;
-    AddEvent(txn, mvccpb::Event::PUT, it->first, &v, it->second.At(txn.begin));
+    AddEvent(txn, mvccpb::Event::PUT, it->first, v, it->second.At(txn.begin));
     AppendVersion(it->first, it->second, std::move(v), attach);
     ++txn.changes;
   }
@@ -433,8 +413,8 @@ void Store::RebuildHistory() {
           while (before > 0 && versions[before - 1].mod_revision == v.mod_revision) --before;
           const KeyVersion* prev =
               before > 0 && !versions[before - 1].IsTombstone() ? &versions[before - 1] : nullptr;
-          AddEvent(txn, v.IsTombstone() ? mvccpb::Event::DELETE : mvccpb::Event::PUT, key, &v,
-                   prev);
+          AddEvent(txn, v.IsTombstone() ? mvccpb::Event::DELETE : mvccpb::Event::PUT,
+                   StoredKey(key), v, prev);
           slot->events.push_back(std::move(txn.events.front()));
           slot->bytes += txn.event_bytes;
         }
@@ -510,7 +490,7 @@ void Store::DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
                      etcdserverpb::DeleteRangeResponse* resp) {
   KeyRange range = KeyRange::FromRequest(req.key(), req.range_end());
   int64_t deleted = 0;
-  auto delete_one = [&](std::string_view key, KeyEntry& entry) {
+  auto delete_one = [&](const SharedBytes& key, KeyEntry& entry) {
     const KeyVersion* live = entry.Live();
     if (live == nullptr) return;
     if (req.prev_kv()) FillKeyValue(key, *live, false, resp->add_prev_kvs());
@@ -525,7 +505,7 @@ void Store::DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
     index_.Scan(
         range,
         [&](std::string_view key, KeyEntry& entry) {
-          delete_one(key, entry);
+          delete_one(StoredKey(key), entry);
           return KeyIndex::Next::kKey;
         },
         [](const KeyIndex::Block&) { return false; });
@@ -534,11 +514,11 @@ void Store::DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
   resp->mutable_header()->set_revision(txn.ReadRevision());
 }
 
-void Store::Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry) {
+void Store::Tombstone(WriteTxn& txn, const SharedBytes& key, KeyEntry& entry) {
   RecordUndo(txn, key, &entry, /*created=*/false, /*was_live=*/true);
   KeyVersion tombstone;
   tombstone.mod_revision = txn.WriteRevision();
-  AddEvent(txn, mvccpb::Event::DELETE, key, &tombstone, entry.At(txn.begin));
+  AddEvent(txn, mvccpb::Event::DELETE, key, tombstone, entry.At(txn.begin));
   AppendVersion(key, entry, std::move(tombstone));
   ++txn.changes;
 }
@@ -596,13 +576,13 @@ absl::Status Store::CheckPath(const etcdserverpb::TxnRequest& req, const std::ve
   return absl::OkStatus();
 }
 
-absl::Status Store::Txn(etcdserverpb::TxnRequest* req, etcdserverpb::TxnResponse* resp) {
+absl::Status Store::Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse* resp) {
   std::vector<bool> path;
-  DecidePath(*req, &path);
+  DecidePath(req, &path);
   // etcd checks every put on the chosen path before any range, so a put error wins.
   for (CheckKind kind : {CheckKind::kPuts, CheckKind::kRanges}) {
     size_t pos = 0;
-    RETURN_IF_ERROR(CheckPath(*req, path, kind, &pos));
+    RETURN_IF_ERROR(CheckPath(req, path, kind, &pos));
   }
   WriteTxn txn(revision_, /*record_undo=*/true);
   size_t pos = 0;
@@ -615,15 +595,15 @@ absl::Status Store::Txn(etcdserverpb::TxnRequest* req, etcdserverpb::TxnResponse
   return absl::OkStatus();
 }
 
-absl::Status Store::ApplyPath(WriteTxn& txn, etcdserverpb::TxnRequest* req,
+absl::Status Store::ApplyPath(WriteTxn& txn, const etcdserverpb::TxnRequest& req,
                               const std::vector<bool>& path, size_t* pos,
                               etcdserverpb::TxnResponse* resp) {
   const bool ok = path[(*pos)++];
   resp->set_succeeded(ok);
   resp->mutable_header();  // nested txn responses carry an empty header, as in etcd
-  auto* ops = ok ? req->mutable_success() : req->mutable_failure();
-  resp->mutable_responses()->Reserve(ops->size());
-  for (RequestOp& op : *ops) {
+  const auto& ops = ok ? req.success() : req.failure();
+  resp->mutable_responses()->Reserve(ops.size());
+  for (const RequestOp& op : ops) {
     etcdserverpb::ResponseOp* out = resp->add_responses();
     switch (op.request_case()) {
       case RequestOp::kRequestRange: {
@@ -633,14 +613,13 @@ absl::Status Store::ApplyPath(WriteTxn& txn, etcdserverpb::TxnRequest* req,
         break;
       }
       case RequestOp::kRequestPut:
-        RETURN_IF_ERROR(PutIn(txn, op.mutable_request_put(), out->mutable_response_put()));
+        RETURN_IF_ERROR(PutIn(txn, op.request_put(), out->mutable_response_put()));
         break;
       case RequestOp::kRequestDeleteRange:
         DeleteIn(txn, op.request_delete_range(), out->mutable_response_delete_range());
         break;
       case RequestOp::kRequestTxn:
-        RETURN_IF_ERROR(
-            ApplyPath(txn, op.mutable_request_txn(), path, pos, out->mutable_response_txn()));
+        RETURN_IF_ERROR(ApplyPath(txn, op.request_txn(), path, pos, out->mutable_response_txn()));
         break;
       case RequestOp::REQUEST_NOT_SET:
         CHECK(false);  // rejected by the request checks

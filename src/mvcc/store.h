@@ -55,12 +55,10 @@ class Store {
   int64_t compacted_revision() const { return compacted_; }
 
   absl::Status Range(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp);
-  // May move the value out of `req`.
-  absl::Status Put(etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp);
+  absl::Status Put(const etcdserverpb::PutRequest& req, etcdserverpb::PutResponse* resp);
   absl::Status DeleteRange(const etcdserverpb::DeleteRangeRequest& req,
                            etcdserverpb::DeleteRangeResponse* resp);
-  // May move values out of `req`'s puts.
-  absl::Status Txn(etcdserverpb::TxnRequest* req, etcdserverpb::TxnResponse* resp);
+  absl::Status Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse* resp);
 
   // Marks every version older than `revision` (except each key's newest one at `revision`)
   // as gone. Errors: OutOfRange (compacted / future revision), as etcd.
@@ -85,12 +83,12 @@ class Store {
 
   // Recovery, before the store serves anything and before a change log is attached:
   // Installs the retained versions of a key from a checkpoint, oldest first (version 0: a
-  // tombstone). No watch events.
-  void RestoreKey(std::string_view key,
-                  google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* versions);
+  // tombstone), moving them in. No watch events.
+  void RestoreKey(SharedBytes key, std::span<KeyVersion> versions);
   // Applies a logged write transaction as it was recorded (absolute versions). Transactions
   // may come in any revision order as long as each key's versions come oldest first.
-  void ApplyLogged(int64_t revision, google::protobuf::RepeatedPtrField<mvccpb::KeyValue>* changes);
+  void ApplyLogged(int64_t revision,
+                   const google::protobuf::RepeatedPtrField<mvccpb::KeyValue>& changes);
   // Ends recovery: sets the revision and the compaction point (releasing compacted versions),
   // makes `leases` the set of leases, and rebuilds the watch history from the retained versions
   // (events of one revision in key order). Keys attached to a lease not in `leases` keep its ID
@@ -100,11 +98,12 @@ class Store {
   // Live import (server/live_import.h): makes `revision` with exactly the changes another etcd
   // made at that revision, as its watch reported them (PUT events carry the key's full new
   // state, DELETE events the key), through the normal commit path: watch events, change log.
-  // Values are moved out of `events`. A PUT whose lease this store does not know keeps the ID
+  // A PUT whose lease this store does not know keeps the ID
   // but is attached to nothing (as etcd does for keys of a lost lease); `orphans` counts them.
   // Errors: FailedPrecondition when `revision` is not above the store's revision or there are no
   // events (nothing is changed then).
-  absl::Status ApplyReplicated(int64_t revision, std::span<mvccpb::Event> events, size_t* orphans);
+  absl::Status ApplyReplicated(int64_t revision, std::span<const mvccpb::Event> events,
+                               size_t* orphans);
 
   // A CRC32C of the MVCC state as of `revision` (0: current): every version a read at a
   // revision in (compaction point, `revision`] can see, in key order, with all its fields. Equal
@@ -172,7 +171,7 @@ class Store {
     int changes = 0;
     std::vector<Undo> undo;
     // What the txn changed, in order; appended to the history when the txn commits.
-    std::vector<mvccpb::Event> events;
+    decltype(RevisionEvents::events) events;
     size_t event_bytes = 0;
 
     int64_t WriteRevision() const { return begin + 1; }
@@ -197,12 +196,13 @@ class Store {
                   std::vector<Hit>* hits) const;
 
   // Fails only for ignore_value / ignore_lease on a key that does not exist (anymore).
-  absl::Status PutIn(WriteTxn& txn, etcdserverpb::PutRequest* req, etcdserverpb::PutResponse* resp);
+  absl::Status PutIn(WriteTxn& txn, const etcdserverpb::PutRequest& req,
+                     etcdserverpb::PutResponse* resp);
   void DeleteIn(WriteTxn& txn, const etcdserverpb::DeleteRangeRequest& req,
                 etcdserverpb::DeleteRangeResponse* resp);
   // Records the event of a change; `prev` is the key as it was before the txn, if it existed.
-  void AddEvent(WriteTxn& txn, mvccpb::Event::EventType type, std::string_view key,
-                const KeyVersion* current, const KeyVersion* prev);
+  void AddEvent(WriteTxn& txn, mvccpb::Event::EventType type, const SharedBytes& key,
+                const KeyVersion& current, const KeyVersion* prev);
   // Makes the txn's changes the new revision (if it changed anything) and records its events.
   void Commit(WriteTxn& txn);
   // Recovery: refills the history ring with an event per retained version.
@@ -210,8 +210,11 @@ class Store {
   // Appends `v` as the newest version of `key`, keeping the live count and lease index right.
   // `attach` false: the key keeps v.lease but is not attached to it.
   void AppendVersion(std::string_view key, KeyEntry& entry, KeyVersion v, bool attach = true);
+  // The key's bytes as the store holds them (events share them), for a key the index found.
+  // REQUIRES: `key` is in the store.
+  const SharedBytes& StoredKey(std::string_view key) const;
   // Appends a tombstone at the txn's revision to a live key.
-  void Tombstone(WriteTxn& txn, std::string_view key, KeyEntry& entry);
+  void Tombstone(WriteTxn& txn, const SharedBytes& key, KeyEntry& entry);
 
   // Txn helpers, mirroring etcd's applier: the branch path is decided for the whole txn tree
   // against the state before the txn; state-dependent checks run on the chosen path before
@@ -221,7 +224,7 @@ class Store {
   enum class CheckKind { kPuts, kRanges };
   absl::Status CheckPath(const etcdserverpb::TxnRequest& req, const std::vector<bool>& path,
                          CheckKind kind, size_t* pos) const;
-  absl::Status ApplyPath(WriteTxn& txn, etcdserverpb::TxnRequest* req,
+  absl::Status ApplyPath(WriteTxn& txn, const etcdserverpb::TxnRequest& req,
                          const std::vector<bool>& path, size_t* pos,
                          etcdserverpb::TxnResponse* resp);
   // Reverts every change recorded in `txn.undo`, newest first.
@@ -241,7 +244,7 @@ class Store {
   absl::flat_hash_map<int64_t, absl::flat_hash_set<std::string, StringViewHash, StringViewEq>>
       leases_;
   // Owns keys and entries; node-based so that the index's views and pointers stay valid.
-  absl::node_hash_map<std::string, KeyEntry, StringViewHash, StringViewEq> entries_;
+  absl::node_hash_map<SharedBytes, KeyEntry, StringViewHash, StringViewEq> entries_;
   KeyIndex index_;
   size_t retained_versions_ = 0;
   int64_t retained_bytes_ = 0;

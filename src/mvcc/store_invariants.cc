@@ -22,10 +22,17 @@ std::string Quoted(std::string_view key) {
   return absl::StrCat("\"", absl::CHexEscape(absl::string_view(key.data(), key.size())), "\"");
 }
 
-bool SameVersion(const mvccpb::KeyValue& kv, std::string_view key, const KeyVersion& v) {
-  return kv.key() == key && kv.create_revision() == v.create_revision &&
-         kv.mod_revision() == v.mod_revision && kv.version() == v.version &&
-         kv.lease() == v.lease && kv.value() == v.value;
+// Equal fields, and the same bytes: an event shares the store's value rather than copying it.
+bool SameVersion(const KeyVersion& a, const KeyVersion& b) {
+  return a.create_revision == b.create_revision && a.mod_revision == b.mod_revision &&
+         a.version == b.version && a.lease == b.lease && a.value.data() == b.value.data() &&
+         a.value.size() == b.value.size();
+}
+
+std::string Describe(const Event& event) {
+  mvccpb::Event proto;
+  event.ToProto(/*with_prev=*/true, &proto);
+  return proto.ShortDebugString();
 }
 
 }  // namespace
@@ -196,14 +203,17 @@ absl::Status Store::CheckInvariants() const {
     if (rev < checked_from) continue;
     // Which of a key's versions at `rev` the next event of that key is.
     absl::flat_hash_map<std::string_view, size_t> seen;
-    for (const mvccpb::Event& event : entry.events) {
-      const std::string& key = event.kv().key();
+    for (const Event& event : entry.events) {
+      const std::string_view key = event.key;
       auto where = [&] { return absl::StrCat("history event for ", Quoted(key), " at ", rev); };
-      if (event.kv().mod_revision() != rev) {
-        return Broken(where(), " has mod_revision ", event.kv().mod_revision());
+      if (event.kv.mod_revision != rev) {
+        return Broken(where(), " has mod_revision ", event.kv.mod_revision);
       }
       auto it = entries_.find(key);
       if (it == entries_.end()) return Broken(where(), ": the key is not in the store");
+      if (it->first.data() != event.key.data()) {
+        return Broken(where(), " holds a copy of the key, not the store's");
+      }
       const auto& vs = it->second.versions;
       auto first = std::lower_bound(vs.begin(), vs.end(), rev, [](const KeyVersion& v, int64_t r) {
         return v.mod_revision < r;
@@ -213,18 +223,18 @@ absl::Status Store::CheckInvariants() const {
         return Broken(where(), ": the store has no such version");
       }
       const KeyVersion& v = first[nth];
-      const bool is_delete = event.type() == mvccpb::Event::DELETE;
-      if (is_delete != v.IsTombstone() || (!is_delete && !SameVersion(event.kv(), key, v))) {
-        return Broken(where(), " is ", event.kv().ShortDebugString(), ", the store's version ",
-                      v.IsTombstone() ? "a tombstone" : "differs");
+      const bool is_delete = event.type == mvccpb::Event::DELETE;
+      if (is_delete != v.IsTombstone() || (!is_delete && !SameVersion(event.kv, v))) {
+        return Broken(where(), " is {", Describe(event), "}, the store's version ",
+                      v.IsTombstone() ? "a tombstone" : "differs (or is not shared)");
       }
       // prev_kv: the key before the transaction, where the store still knows it.
       if (rev - 1 >= compacted_) {
         const KeyVersion* prev = it->second.At(rev - 1);
-        if (prev == nullptr ? event.has_prev_kv()
-                            : !event.has_prev_kv() || !SameVersion(event.prev_kv(), key, *prev)) {
-          return Broken(where(), " has prev_kv {", event.prev_kv().ShortDebugString(),
-                        "}, the store ", prev ? "has a version before" : "none");
+        if (prev == nullptr ? event.prev.has_value()
+                            : !event.prev.has_value() || !SameVersion(*event.prev, *prev)) {
+          return Broken(where(), " is {", Describe(event), "}; the store ",
+                        prev ? "has another version before" : "none");
         }
       }
       ++matched;

@@ -32,21 +32,18 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
       req->range_end().empty() ? Cost::kPoint : Cost::kUnbounded);
 }
 
-// The apply tasks of Put and Txn move values out of the request instead of copying them: gRPC
-// owns the request until Finish() and nothing else reads it after validation.
 grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
                                          const etcdserverpb::PutRequest* req,
                                          etcdserverpb::PutResponse* resp) {
   absl::Status check = CheckPutRequest(*req);
   if (check.ok()) check = CheckProposalSize(*req);
-  auto* owned = const_cast<etcdserverpb::PutRequest*>(req);
   return RunUnary(
       ctx, loop_, identity_, check, resp,
-      [owned](ApplyLoop::Engine& engine, etcdserverpb::PutResponse* out) {
+      [req](ApplyLoop::Engine& engine, etcdserverpb::PutResponse* out) {
         ++engine.counters.puts;
-        RETURN_IF_ERROR(engine.AdmitWrite(
-            static_cast<int64_t>(owned->key().size() + owned->value().size()) + 1));
-        return engine.store.Put(owned, out);
+        RETURN_IF_ERROR(
+            engine.AdmitWrite(static_cast<int64_t>(req->key().size() + req->value().size()) + 1));
+        return engine.store.Put(*req, out);
       },
       Cost::kPoint);
 }
@@ -72,16 +69,15 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
   absl::Status check = CheckTxnRequest(*req, limits_.max_txn_ops);
   // Read-only txns are served without a raft proposal in etcd, so only writes are size-checked.
   if (check.ok() && IsWriteTxn(*req)) check = CheckProposalSize(*req);
-  auto* owned = const_cast<etcdserverpb::TxnRequest*>(req);
   const bool writes = IsWriteTxn(*req);
   return RunUnary(
       ctx, loop_, identity_, check, resp,
-      [owned, writes](ApplyLoop::Engine& engine, etcdserverpb::TxnResponse* out) {
+      [req, writes](ApplyLoop::Engine& engine, etcdserverpb::TxnResponse* out) {
         ++engine.counters.txns;
         if (writes) {
-          RETURN_IF_ERROR(engine.AdmitWrite(static_cast<int64_t>(owned->ByteSizeLong()) + 1));
+          RETURN_IF_ERROR(engine.AdmitWrite(static_cast<int64_t>(req->ByteSizeLong()) + 1));
         }
-        return engine.store.Txn(owned, out);
+        return engine.store.Txn(*req, out);
       },
       IsPointTxn(*req) ? Cost::kPoint : Cost::kUnbounded);
 }

@@ -28,13 +28,10 @@ EtcdBackend BackendFromStore(const mvcc::Store& store, const lease::Lessor& less
       EtcdBackend::KeyRecord r;
       r.main = v.mod_revision;
       r.tombstone = v.IsTombstone();
-      r.kv.set_key(key.data(), key.size());
-      if (!r.tombstone) {
-        r.kv.set_create_revision(v.create_revision);
-        r.kv.set_mod_revision(v.mod_revision);
-        r.kv.set_version(v.version);
-        r.kv.set_value(v.value);
-        r.kv.set_lease(v.lease);
+      if (r.tombstone) {
+        r.kv.set_key(key.data(), key.size());
+      } else {
+        mvcc::FillKeyValue(key, v, /*keys_only=*/false, &r.kv);
       }
       records.push_back(std::move(r));
     }

@@ -8,9 +8,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/logging.h"
+#include "base/shared_bytes.h"
 #include "base/status_macros.h"
 #include "base/thread_name.h"
 #include "wal/batches.h"
@@ -37,8 +39,10 @@ struct StreamLoad {
 
 // Installs checkpointed keys into the store on a thread of its own while the caller's thread
 // reads, checks and decodes the files, so that a restart takes about the longer of the two rather
-// than their sum. Records are handed over in batches; at most kMaxBatches wait, so memory stays
-// bounded whichever side is faster. Finish() (or the destructor) waits until every record handed
+// than their sum. The caller's thread also copies each key and value into the bytes the store
+// will hold (so that the parsed record's buffers are reused by the next parse on the same
+// thread); the keys are handed over in batches, at most kMaxBatches waiting, so memory stays
+// bounded whichever side is faster. Finish() (or the destructor) waits until every key handed
 // over is installed: only then may the caller touch the store again.
 class KeyRestorer {
  public:
@@ -51,10 +55,14 @@ class KeyRestorer {
   KeyRestorer(const KeyRestorer&) = delete;
   KeyRestorer& operator=(const KeyRestorer&) = delete;
 
-  // `record` holds a KeyHistory.
-  void Add(Record&& record) {
-    batch_.push_back(std::move(record));
-    if (batch_.size() == kBatchRecords) Flush();
+  void Add(const KeyHistory& history) {
+    if (history.versions().empty()) return;
+    Key& key = batch_.emplace_back();
+    key.key = SharedBytes(history.versions(0).key());
+    for (const mvccpb::KeyValue& kv : history.versions()) {
+      key.versions.push_back(mvcc::VersionFromProto(kv));
+    }
+    if (batch_.size() == kBatchKeys) Flush();
   }
 
   void Finish() {
@@ -68,21 +76,26 @@ class KeyRestorer {
   }
 
  private:
-  static constexpr size_t kBatchRecords = 256;
+  static constexpr size_t kBatchKeys = 256;
   static constexpr size_t kMaxBatches = 8;
+
+  struct Key {
+    SharedBytes key;
+    absl::InlinedVector<mvcc::KeyVersion, 1> versions;
+  };
 
   void Flush() {
     if (batch_.empty()) return;
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
-        +[](std::deque<std::vector<Record>>* q) { return q->size() < kMaxBatches; }, &queue_));
+        +[](std::deque<std::vector<Key>>* q) { return q->size() < kMaxBatches; }, &queue_));
     queue_.push_back(std::move(batch_));
     batch_.clear();
   }
 
   void Run() {
     while (true) {
-      std::vector<Record> batch;
+      std::vector<Key> batch;
       {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(this, &KeyRestorer::ReadyLocked));
@@ -90,20 +103,15 @@ class KeyRestorer {
         batch = std::move(queue_.front());
         queue_.pop_front();
       }
-      for (Record& r : batch) {
-        auto* versions = r.mutable_key_history()->mutable_versions();
-        if (versions->empty()) continue;
-        const std::string key = versions->Get(0).key();
-        store_->RestoreKey(key, versions);
-      }
+      for (Key& k : batch) store_->RestoreKey(std::move(k.key), k.versions);
     }
   }
   bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || done_; }
 
   mvcc::Store* const store_;
-  std::vector<Record> batch_;  // the caller's thread only
+  std::vector<Key> batch_;  // the caller's thread only
   absl::Mutex mu_;
-  std::deque<std::vector<Record>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::vector<Key>> queue_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
@@ -198,7 +206,7 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
         return absl::OkStatus();
       }
       if (r.has_key_history()) {
-        restorer.Add(std::move(r));
+        restorer.Add(r.key_history());
       } else {
         apply_meta(r);
       }
@@ -234,7 +242,7 @@ absl::StatusOr<RecoverySummary> Recover(const RecoveryOptions& options, mvcc::St
       if (load.cut && !(l.place < *load.cut)) break;
       if (l.record.has_txn()) {
         Txn& txn = *l.record.mutable_txn();
-        store->ApplyLogged(txn.revision(), txn.mutable_changes());
+        store->ApplyLogged(txn.revision(), txn.changes());
         txn_revision = std::max(txn_revision, txn.revision());
       } else {
         apply_meta(l.record);

@@ -105,8 +105,8 @@ void Wal::Enqueue(Item item, bool sync) {
 void Wal::Committed(const std::shared_ptr<const mvcc::RevisionEvents>& entry) {
   bool persisted = false;
   bool sync = false;
-  for (const mvccpb::Event& e : entry->events) {
-    const Mode mode = options_.modes.ForStream(StreamOfKey(e.kv().key()));
+  for (const mvcc::Event& e : entry->events) {
+    const Mode mode = options_.modes.ForStream(StreamOfKey(e.key));
     persisted |= mode != Mode::kNone;
     sync |= mode == Mode::kFsync;
   }
@@ -232,16 +232,15 @@ void Wal::Encode(std::vector<Item>& batch, uint64_t* ticket, size_t* bytes) {
     switch (item.kind) {
       case Item::Kind::kTxn: {
         // Group the changes by stream, keeping their order within each stream.
-        absl::InlinedVector<std::pair<std::string_view, std::vector<const mvccpb::KeyValue*>>, 2>
-            parts;
-        for (const mvccpb::Event& e : item.entry->events) {
-          std::string_view stream = StreamOfKey(e.kv().key());
+        absl::InlinedVector<std::pair<std::string_view, std::vector<const mvcc::Event*>>, 2> parts;
+        for (const mvcc::Event& e : item.entry->events) {
+          std::string_view stream = StreamOfKey(e.key);
           if (!Persisted(stream)) continue;
           auto part = std::find_if(parts.begin(), parts.end(),
                                    [&](const auto& p) { return p.first == stream; });
           if (part == parts.end())
-            part = &parts.emplace_back(stream, std::vector<const mvccpb::KeyValue*>());
-          part->second.push_back(&e.kv());
+            part = &parts.emplace_back(stream, std::vector<const mvcc::Event*>());
+          part->second.push_back(&e);
         }
         for (const auto& [stream, changes] : parts) {
           AppendTxnRecord(item.a, changes, &StreamFor(stream)->pending);

@@ -27,8 +27,8 @@ bool WatchHub::Watcher::Contains(std::string_view k) const {
   return k >= key && (unbounded || k < end);
 }
 
-bool WatchHub::Watcher::Wants(const mvccpb::Event& e) const {
-  return e.type() == mvccpb::Event::PUT ? !no_put : !no_delete;
+bool WatchHub::Watcher::Wants(const mvcc::Event& e) const {
+  return e.type == mvccpb::Event::PUT ? !no_put : !no_delete;
 }
 
 WatchHub::WatchHub(const Options& options, const mvcc::Store* store)
@@ -40,13 +40,6 @@ WatchResponse WatchHub::NewResponse(int64_t watch_id, int64_t header_revision) c
   resp.mutable_header()->set_revision(header_revision);
   resp.set_watch_id(watch_id);
   return resp;
-}
-
-void WatchHub::AppendEvent(WatchResponse* resp, const mvccpb::Event& e, bool prev_kv) const {
-  mvccpb::Event* out = resp->add_events();
-  out->set_type(e.type());
-  *out->mutable_kv() = e.kv();
-  if (prev_kv && e.has_prev_kv()) *out->mutable_prev_kv() = e.prev_kv();
 }
 
 void WatchHub::Handle(const std::shared_ptr<WatchStream>& stream,
@@ -227,12 +220,12 @@ void WatchHub::Dispatch(int64_t visible) {
     const mvcc::RevisionEvents& entry = *entries[i];
     std::vector<std::pair<Watcher*, WatchResponse>> out;
     absl::flat_hash_map<Watcher*, size_t> slot;
-    for (const mvccpb::Event& e : entry.events) {
-      ForEachMatch(e.kv().key(), [&](Watcher* w) {
+    for (const mvcc::Event& e : entry.events) {
+      ForEachMatch(e.key, [&](Watcher* w) {
         if (!w->synced || w->next_rev > entry.revision || !w->Wants(e)) return;
         auto [it, inserted] = slot.try_emplace(w, out.size());
         if (inserted) out.emplace_back(w, NewResponse(w->id, entry.revision));
-        AppendEvent(&out[it->second].second, e, w->prev_kv);
+        e.ToProto(w->prev_kv, out[it->second].second.add_events());
       });
     }
     for (auto& [w, resp] : out) {
@@ -310,10 +303,11 @@ void WatchHub::CatchUp(Watcher* w) {
         last = entries[i]->revision - 1;
         break;
       }
-      for (const mvccpb::Event& e : entries[i]->events) {
-        if (!w->Contains(e.kv().key()) || !w->Wants(e)) continue;
-        AppendEvent(&resp, e, w->prev_kv);
-        bytes += resp.events(resp.events_size() - 1).ByteSizeLong();
+      for (const mvcc::Event& e : entries[i]->events) {
+        if (!w->Contains(e.key) || !w->Wants(e)) continue;
+        mvccpb::Event* out = resp.add_events();
+        e.ToProto(w->prev_kv, out);
+        bytes += out->ByteSizeLong();
       }
     }
     if (resp.events_size() > 0 && !SendEvents(w, std::move(resp))) return;  // still unsynced

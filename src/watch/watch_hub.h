@@ -92,7 +92,7 @@ class WatchHub {
     int64_t next_rev = 0;
 
     bool Contains(std::string_view k) const;
-    bool Wants(const mvccpb::Event& e) const;
+    bool Wants(const mvcc::Event& e) const;
   };
   struct StreamState {
     std::shared_ptr<WatchStream> stream;
@@ -115,7 +115,6 @@ class WatchHub {
   bool SendEvents(Watcher* w, etcdserverpb::WatchResponse response);
   void AnswerProgressIfCaughtUp(StreamState& s);
   etcdserverpb::WatchResponse NewResponse(int64_t watch_id, int64_t header_revision) const;
-  void AppendEvent(etcdserverpb::WatchResponse* resp, const mvccpb::Event& e, bool prev_kv) const;
 
   const Options options_;
   const mvcc::Store* const store_;

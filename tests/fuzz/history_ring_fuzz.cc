@@ -46,8 +46,8 @@ void CheckEntry(const mvcc::RevisionEvents& e, const ModelEntry& want) {
           absl::StrCat("entry of revision ", e.revision, " is not the one appended at ",
                        want.revision));
   for (size_t i = 0; i < e.events.size(); ++i) {
-    Require(e.events[i].kv().key() == EventKey(want.revision, i) &&
-                e.events[i].kv().mod_revision() == want.revision,
+    Require(e.events[i].key.view() == EventKey(want.revision, i) &&
+                e.events[i].kv.mod_revision == want.revision,
             absl::StrCat("an event of revision ", want.revision, " changed"));
   }
 }
@@ -83,9 +83,9 @@ class Harness {
     entry->revision = last_;
     entry->bytes = bytes;
     for (size_t i = 0; i < events % 8u; ++i) {
-      mvccpb::Event& e = entry->events.emplace_back();
-      e.mutable_kv()->set_key(EventKey(last_, i));
-      e.mutable_kv()->set_mod_revision(last_);
+      mvcc::Event& e = entry->events.emplace_back();
+      e.key = SharedBytes(EventKey(last_, i));
+      e.kv.mod_revision = last_;
     }
     model_.push_back({last_, entry->events.size(), bytes});
     ring_.Append(std::move(entry));

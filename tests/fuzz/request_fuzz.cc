@@ -252,7 +252,7 @@ class Harness {
         const mvcc::KeyVersion& v = *walk[i].second;
         Require(kv.key() == walk[i].first && kv.mod_revision() == v.mod_revision &&
                     kv.create_revision() == v.create_revision && kv.version() == v.version &&
-                    kv.lease() == v.lease && (req.keys_only() || kv.value() == v.value),
+                    kv.lease() == v.lease && (req.keys_only() || kv.value() == v.value.view()),
                 "range: a kv differs from the walk");
       }
     }
@@ -278,7 +278,7 @@ class Harness {
   absl::Status Put(etcdserverpb::PutRequest& req) {
     if (absl::Status s = server::CheckPutRequest(req); !s.ok()) return s;
     if (absl::Status s = CheckSize(req); !s.ok()) return s;
-    // What the key must hold afterwards (Put moves the value out of the request).
+    // What the key must hold afterwards.
     etcdserverpb::RangeRequest get;
     get.set_key(req.key());
     etcdserverpb::RangeResponse old;
@@ -289,7 +289,7 @@ class Harness {
         req.ignore_lease() && old.kvs_size() == 1 ? old.kvs(0).lease() : req.lease();
     const int64_t before = store_.revision();
     etcdserverpb::PutResponse resp;
-    if (absl::Status s = store_.Put(&req, &resp); !s.ok()) return s;
+    if (absl::Status s = store_.Put(req, &resp); !s.ok()) return s;
     Require(store_.revision() == before + 1, "a put did not make one revision");
     Require(resp.header().revision() == store_.revision(), "put: header revision");
     Require(!req.prev_kv() || resp.prev_kv().SerializeAsString() ==
@@ -335,7 +335,7 @@ class Harness {
     const int success_ops = req.success_size(), failure_ops = req.failure_size();
     const int64_t before = store_.revision();
     etcdserverpb::TxnResponse resp;
-    if (absl::Status s = store_.Txn(&req, &resp); !s.ok()) return s;
+    if (absl::Status s = store_.Txn(req, &resp); !s.ok()) return s;
     Require(store_.revision() == before || (writes && store_.revision() == before + 1),
             "a txn made more than one revision, or a read-only txn made one");
     Require(resp.header().revision() == store_.revision(), "txn: header revision");

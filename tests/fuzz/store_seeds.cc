@@ -244,7 +244,7 @@ class WalRun {
   absl::Status Put(std::string key, std::string value, int64_t lease = 0) {
     etcdserverpb::PutRequest req = fuzz::Put(std::move(key), std::move(value), lease);
     etcdserverpb::PutResponse resp;
-    return store_.Put(&req, &resp);
+    return store_.Put(req, &resp);
   }
   // Waits until the Wal wrote everything so far (fsync mode: the next write starts a new batch,
   // so full segments rotate between writes).
@@ -285,7 +285,7 @@ absl::Status BasicWrites(WalRun& run) {
   *txn.add_success()->mutable_request_delete_range() =
       Delete("/registry/coordination.k8s.io/leases/", "/registry/coordination.k8s.io/leases0");
   etcdserverpb::TxnResponse resp;
-  return run.store().Txn(&txn, &resp);
+  return run.store().Txn(txn, &resp);
 }
 
 // Packs the live and garbage files of the wal dir as an image. `edit(relative path, content)`

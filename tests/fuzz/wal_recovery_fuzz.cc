@@ -127,7 +127,7 @@ struct Oracle {
     store.ForEachKey([&](std::string_view key, const mvcc::KeyEntry& entry) {
       for (const mvcc::KeyVersion& v : entry.versions) {
         Require(versions.contains({std::string(key), v.mod_revision, v.create_revision, v.version,
-                                   v.lease, v.value}),
+                                   v.lease, std::string(v.value.view())}),
                 absl::StrCat("a loaded version (at ", v.mod_revision,
                              ") is in no record with valid checksums"));
       }
@@ -212,7 +212,7 @@ void Run(std::string_view data) {
   put.set_key("/registry/pods/after-recovery");
   put.set_value("v");
   etcdserverpb::PutResponse put_resp;
-  const absl::Status put_status = store.Put(&put, &put_resp);
+  const absl::Status put_status = store.Put(put, &put_resp);
   Require(put_status.ok() && put_resp.header().revision() == revision + 1 &&
               store.revision() == revision + 1,
           "a put after recovery does not make the next revision", put_status);

@@ -125,7 +125,7 @@ Snapshot Capture(Engine& engine, const std::vector<int64_t>& past) {
       if (v.mod_revision <= s.compacted && (superseded || v.IsTombstone())) continue;
       s.versions.push_back(absl::StrCat(std::string(key), "@", v.mod_revision, " ",
                                         v.create_revision, " ", v.version, " ", v.lease, " ",
-                                        v.value));
+                                        std::string(v.value.view())));
     }
   });
   for (int64_t id : engine.lessor().Leases()) {
@@ -164,7 +164,7 @@ class Workload {
     if (dice < 40) {
       etcdserverpb::PutRequest put = NewPut(Key());
       etcdserverpb::PutResponse resp;
-      ASSERT_TRUE(store.Put(&put, &resp).ok());
+      ASSERT_TRUE(store.Put(put, &resp).ok());
       answered = resp.header().revision();
     } else if (dice < 50) {
       etcdserverpb::DeleteRangeRequest del;
@@ -179,7 +179,7 @@ class Workload {
       ASSERT_TRUE(valid.ok()) << valid << ": " << txn.ShortDebugString();
       etcdserverpb::TxnResponse resp;
       // Fails (and rolls back) when a put with ignore_value meets a key deleted before it.
-      if (store.Txn(&txn, &resp).ok()) answered = resp.header().revision();
+      if (store.Txn(txn, &resp).ok()) answered = resp.header().revision();
     } else if (dice < 78) {
       etcdserverpb::RangeRequest range;
       range.set_key(Key());

@@ -16,7 +16,7 @@ class LessorTest : public ::testing::Test {
     req.set_key(key);
     req.set_lease(lease);
     etcdserverpb::PutResponse resp;
-    ASSERT_TRUE(store_.Put(&req, &resp).ok());
+    ASSERT_TRUE(store_.Put(req, &resp).ok());
   }
 
   const absl::Time t0_ = absl::FromUnixSeconds(1000);

@@ -244,7 +244,7 @@ TEST_F(DataDirFromBackendTest, KeepsWorkingThroughTheWalAndAnotherRestart) {
   put.set_value("b2");
   put.set_lease(kLease3);
   etcdserverpb::PutResponse put_resp;
-  ASSERT_TRUE(store_->Put(&put, &put_resp).ok());
+  ASSERT_TRUE(store_->Put(put, &put_resp).ok());
   EXPECT_EQ(put_resp.header().revision(), kHistoryRevision + 1);
   ASSERT_TRUE(lessor_->Revoke(kLease2).ok());  // deletes /k at revision 15
   EXPECT_EQ(store_->revision(), kHistoryRevision + 2);
@@ -284,7 +284,7 @@ TEST_F(DataDirFromBackendTest, OneVersionPerKeyAtTheCompactionPoint) {
   etcdserverpb::PutRequest put;
   put.set_key("/new");
   etcdserverpb::PutResponse resp;
-  ASSERT_TRUE(store_->Put(&put, &resp).ok());
+  ASSERT_TRUE(store_->Put(put, &resp).ok());
   EXPECT_EQ(resp.header().revision(), 51);
 }
 

@@ -24,7 +24,7 @@ class StoreTest : public ::testing::Test {
     req.set_key(key);
     req.set_value(value);
     etcdserverpb::PutResponse resp;
-    EXPECT_TRUE(store_.Put(&req, &resp).ok());
+    EXPECT_TRUE(store_.Put(req, &resp).ok());
     return resp.header().revision();
   }
   int64_t Delete(const std::string& key, const std::string& end = "") {
@@ -228,7 +228,7 @@ TEST_F(StoreTest, FailedTxnIsRolledBackWhole) {
   put->set_key("victim");
   put->set_ignore_lease(true);
   etcdserverpb::TxnResponse resp;
-  absl::Status s = store_.Txn(&txn, &resp);
+  absl::Status s = store_.Txn(txn, &resp);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "etcdserver: key not found");
   EXPECT_EQ(store_.revision(), before);
@@ -239,14 +239,26 @@ TEST_F(StoreTest, FailedTxnIsRolledBackWhole) {
   EXPECT_EQ(Get(kNul, kNul, before).count(), 2);
 }
 
-TEST_F(StoreTest, PutMovesTheValueOutOfTheRequest) {
-  etcdserverpb::PutRequest req;
-  req.set_key("k");
-  req.set_value(std::string(4096, 'v'));
-  etcdserverpb::PutResponse resp;
-  ASSERT_TRUE(store_.Put(&req, &resp).ok());
-  EXPECT_TRUE(req.value().empty());
-  EXPECT_EQ(Get("k").kvs(0).value(), std::string(4096, 'v'));
+// The store holds each value once: the history's events share the bytes of the versions they
+// describe (CheckInvariants verifies this for every event).
+TEST_F(StoreTest, EventsShareTheStoredKeyAndValues) {
+  Put("k", std::string(4096, 'a'));
+  Put("k", std::string(4096, 'b'));
+  const KeyEntry* entry = nullptr;
+  std::string_view stored_key;
+  store_.ForEachKey([&](std::string_view key, const KeyEntry& e) {
+    stored_key = key;
+    entry = &e;
+  });
+  ASSERT_NE(entry, nullptr);
+  ASSERT_EQ(entry->versions.size(), 2u);
+  const Event& event = store_.history().entries().back()->events.at(0);
+  EXPECT_EQ(event.key.data(), stored_key.data());
+  EXPECT_EQ(event.kv.value.data(), entry->versions[1].value.data());
+  ASSERT_TRUE(event.prev.has_value());
+  EXPECT_EQ(event.prev->value.data(), entry->versions[0].value.data());
+  EXPECT_EQ(Get("k").kvs(0).value(), std::string(4096, 'b'));
+  EXPECT_TRUE(store_.CheckInvariants().ok()) << store_.CheckInvariants();
 }
 
 TEST_F(StoreTest, HashAtSeesExactlyTheReadableStateAndIgnoresPhysicalCompaction) {
@@ -269,7 +281,7 @@ TEST_F(StoreTest, HashAtSeesExactlyTheReadableStateAndIgnoresPhysicalCompaction)
       req.set_key(key);
       req.set_value(s == &other && key == "a" && value == "2" ? "X" : value);
       etcdserverpb::PutResponse resp;
-      ASSERT_TRUE(s->Put(&req, &resp).ok());
+      ASSERT_TRUE(s->Put(req, &resp).ok());
     }
     etcdserverpb::DeleteRangeRequest del;
     del.set_key("b");
@@ -279,7 +291,7 @@ TEST_F(StoreTest, HashAtSeesExactlyTheReadableStateAndIgnoresPhysicalCompaction)
     req.set_key("c");
     req.set_value("1");
     etcdserverpb::PutResponse resp;
-    ASSERT_TRUE(s->Put(&req, &resp).ok());
+    ASSERT_TRUE(s->Put(req, &resp).ok());
   }
   EXPECT_EQ(*same.HashAt(0), before);
   EXPECT_NE(*other.HashAt(0), before);
@@ -323,6 +335,13 @@ TEST_F(StoreTest, RetainedBytesFollowPutsRollbacksAndCompaction) {
 namespace rametcd::mvcc {
 namespace {
 
+// A history entry's events as a watch with prev_kv gets them.
+std::vector<mvccpb::Event> Protos(const RevisionEvents& entry) {
+  std::vector<mvccpb::Event> out(entry.events.size());
+  for (size_t i = 0; i < out.size(); ++i) entry.events[i].ToProto(/*with_prev=*/true, &out[i]);
+  return out;
+}
+
 // A replica fed the source's watch events (its history ring) through ApplyReplicated ends up
 // with the same state at every revision, the same watch history, and the same lease index.
 TEST_F(StoreTest, ApplyReplicatedReproducesTheSourceExactly) {
@@ -335,11 +354,11 @@ TEST_F(StoreTest, ApplyReplicatedReproducesTheSourceExactly) {
   leased.set_value("v");
   leased.set_lease(7);
   etcdserverpb::PutResponse put_resp;
-  ASSERT_TRUE(store_.Put(&leased, &put_resp).ok());
+  ASSERT_TRUE(store_.Put(leased, &put_resp).ok());
   leased.set_key("m");
   leased.set_value("w");
   leased.set_lease(8);
-  ASSERT_TRUE(store_.Put(&leased, &put_resp).ok());
+  ASSERT_TRUE(store_.Put(leased, &put_resp).ok());
   Put("a", "2");
   Delete("b");
   etcdserverpb::TxnRequest txn;
@@ -348,14 +367,14 @@ TEST_F(StoreTest, ApplyReplicatedReproducesTheSourceExactly) {
   put->set_value("1");
   txn.add_success()->mutable_request_delete_range()->set_key("a");
   etcdserverpb::TxnResponse txn_resp;
-  ASSERT_TRUE(store_.Txn(&txn, &txn_resp).ok());
+  ASSERT_TRUE(store_.Txn(txn, &txn_resp).ok());
   Put("b", "again");
 
   Store replica;
   ASSERT_TRUE(replica.GrantLease(7, 60).ok());  // lease 8 stays unknown to the replica
   size_t orphans = 0;
   for (const auto& entry : store_.history().entries()) {
-    std::vector<mvccpb::Event> events = entry->events;
+    std::vector<mvccpb::Event> events = Protos(*entry);
     ASSERT_TRUE(replica.ApplyReplicated(entry->revision, events, &orphans).ok());
   }
   EXPECT_EQ(orphans, 1u);
@@ -369,8 +388,9 @@ TEST_F(StoreTest, ApplyReplicatedReproducesTheSourceExactly) {
     const RevisionEvents& got = *replica.history().entries()[i];
     EXPECT_EQ(got.revision, want.revision);
     ASSERT_EQ(got.events.size(), want.events.size());
-    for (size_t j = 0; j < want.events.size(); ++j) {
-      EXPECT_EQ(got.events[j].SerializeAsString(), want.events[j].SerializeAsString())
+    const std::vector<mvccpb::Event> got_events = Protos(got), want_events = Protos(want);
+    for (size_t j = 0; j < want_events.size(); ++j) {
+      EXPECT_EQ(got_events[j].SerializeAsString(), want_events[j].SerializeAsString())
           << "revision " << want.revision << " event " << j;
     }
   }
@@ -381,7 +401,7 @@ TEST_F(StoreTest, ApplyReplicatedReproducesTheSourceExactly) {
   std::vector<mvccpb::Event> none;
   EXPECT_EQ(replica.ApplyReplicated(replica.revision() + 1, none, &orphans).code(),
             absl::StatusCode::kFailedPrecondition);
-  std::vector<mvccpb::Event> stale = store_.history().entries().back()->events;
+  std::vector<mvccpb::Event> stale = Protos(*store_.history().entries().back());
   EXPECT_EQ(replica.ApplyReplicated(replica.revision(), stale, &orphans).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(*replica.HashAt(0), *store_.HashAt(0));
@@ -391,13 +411,12 @@ TEST_F(StoreTest, ApplyReplicatedReproducesTheSourceExactly) {
 // (wal_recovery_fuzz): the store's revision still covers them, so the next write sorts after them
 // (it CHECK-failed in the history ring).
 TEST_F(StoreTest, RestoredVersionsRaiseTheRevision) {
-  google::protobuf::RepeatedPtrField<mvccpb::KeyValue> versions;
-  mvccpb::KeyValue* kv = versions.Add();
-  kv->set_mod_revision(10);
-  kv->set_create_revision(10);
-  kv->set_version(1);
-  kv->set_value("v");
-  store_.RestoreKey("/registry/pods/a", &versions);
+  KeyVersion v;
+  v.mod_revision = 10;
+  v.create_revision = 10;
+  v.version = 1;
+  v.value = SharedBytes("v");
+  store_.RestoreKey(SharedBytes("/registry/pods/a"), std::span<KeyVersion>(&v, 1));
   store_.FinishRestore(/*revision=*/2, /*compacted=*/-1, {});
   EXPECT_EQ(store_.revision(), 10);
   EXPECT_EQ(Put("/registry/pods/b", "w"), 11);
@@ -418,7 +437,7 @@ TEST_F(StoreTest, TxnDeletesToTheEndAndPutsAgain) {
   put->set_key("/b");
   put->set_value("3");
   etcdserverpb::TxnResponse resp;
-  ASSERT_TRUE(store_.Txn(&txn, &resp).ok());
+  ASSERT_TRUE(store_.Txn(txn, &resp).ok());
   EXPECT_EQ(store_.revision(), 4);
   EXPECT_TRUE(Get("/a").kvs().empty());
   const RangeResponse b = Get("/b");
@@ -439,16 +458,13 @@ namespace {
 // then FinishRestore), as after a restart from a checkpoint.
 void RestoreInto(const Store& from, const std::vector<int64_t>& leases, Store* to) {
   from.ForEachKey([&](std::string_view key, const KeyEntry& entry) {
-    google::protobuf::RepeatedPtrField<mvccpb::KeyValue> versions;
+    // Copies, as a checkpoint would hold them.
+    std::vector<KeyVersion> versions;
     for (const KeyVersion& v : entry.versions) {
-      mvccpb::KeyValue* kv = versions.Add();
-      kv->set_mod_revision(v.mod_revision);
-      kv->set_create_revision(v.create_revision);
-      kv->set_version(v.version);
-      kv->set_lease(v.lease);
-      kv->set_value(v.value);
+      versions.push_back(v);
+      versions.back().value = SharedBytes(v.value.view());
     }
-    to->RestoreKey(key, &versions);
+    to->RestoreKey(SharedBytes(key), versions);
   });
   to->FinishRestore(from.revision(), from.compacted_revision(), leases);
 }
@@ -476,7 +492,7 @@ TEST(StoreInvariantsTest, HoldOnABusyStoreAndAfterARestore) {
         put.set_value(std::string(pick(100), 'v'));
         if (!leases.empty() && pick(4) == 0) put.set_lease(leases[pick(leases.size())]);
         etcdserverpb::PutResponse resp;
-        ASSERT_TRUE(store.Put(&put, &resp).ok());
+        ASSERT_TRUE(store.Put(put, &resp).ok());
         break;
       }
       case 3: {
@@ -509,7 +525,7 @@ TEST(StoreInvariantsTest, HoldOnABusyStoreAndAfterARestore) {
         }
         txn.add_failure()->mutable_request_delete_range()->set_key(a);
         etcdserverpb::TxnResponse resp;
-        store.Txn(&txn, &resp).IgnoreError();
+        store.Txn(txn, &resp).IgnoreError();
         break;
       }
       case 6:
@@ -559,7 +575,7 @@ TEST(StoreInvariantsTest, RestoredDeleteAfterPutInOneTxnKeepsPrevKv) {
   put.set_key("k");
   put.set_value("before");
   etcdserverpb::PutResponse put_resp;
-  ASSERT_TRUE(store.Put(&put, &put_resp).ok());
+  ASSERT_TRUE(store.Put(put, &put_resp).ok());
   etcdserverpb::TxnRequest txn;
   auto* nested_put = txn.add_success()->mutable_request_txn()->add_success()->mutable_request_put();
   nested_put->set_key("k");
@@ -567,14 +583,15 @@ TEST(StoreInvariantsTest, RestoredDeleteAfterPutInOneTxnKeepsPrevKv) {
   txn.add_success()->mutable_request_txn()->add_success()->mutable_request_delete_range()->set_key(
       "k");
   etcdserverpb::TxnResponse txn_resp;
-  ASSERT_TRUE(store.Txn(&txn, &txn_resp).ok());
+  ASSERT_TRUE(store.Txn(txn, &txn_resp).ok());
   Store restored;
   RestoreInto(store, {}, &restored);
   for (const Store* s : {&store, &restored}) {
     const RevisionEvents& events = *s->history().entries().back();
     ASSERT_EQ(events.events.size(), 2u);
-    EXPECT_EQ(events.events[1].type(), mvccpb::Event::DELETE);
-    EXPECT_EQ(events.events[1].prev_kv().value(), "before");
+    EXPECT_EQ(events.events[1].type, mvccpb::Event::DELETE);
+    ASSERT_TRUE(events.events[1].prev.has_value());
+    EXPECT_EQ(events.events[1].prev->value.view(), "before");
     EXPECT_TRUE(s->CheckInvariants().ok()) << s->CheckInvariants();
   }
 }
@@ -589,7 +606,7 @@ TEST(StoreInvariantsTest, NameCorruption) {
     kv->set_version(version);
     kv->set_create_revision(create);
     kv->set_value("v");
-    store.ApplyLogged(rev, &changes);
+    store.ApplyLogged(rev, changes);
   };
   {
     Store store;
@@ -625,7 +642,7 @@ TEST(StoreHistoryTest, TrimKeepsWhatIsNotDeliveredOrNotCompacted) {
     etcdserverpb::PutRequest put;
     put.set_key("k");
     etcdserverpb::PutResponse resp;
-    ASSERT_TRUE(store.Put(&put, &resp).ok());
+    ASSERT_TRUE(store.Put(put, &resp).ok());
   }
   EXPECT_TRUE(store.TrimHistory(/*delivered=*/11, 100));  // nothing compacted: nothing goes
   EXPECT_EQ(store.history().events(), 10u);

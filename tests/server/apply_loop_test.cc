@@ -145,7 +145,7 @@ TEST(ApplyLoopTest, ExecuteFromManyThreadsRunsOneTaskAtATime) {
           etcdserverpb::PutRequest put;
           put.set_key("k");
           etcdserverpb::PutResponse resp;
-          EXPECT_TRUE(engine.store.Put(&put, &resp).ok());
+          EXPECT_TRUE(engine.store.Put(put, &resp).ok());
           inside.fetch_sub(1);
         };
         // Queued and inline tasks mix: the loop thread and the callers take turns.
@@ -184,7 +184,7 @@ TEST(ApplyLoopTest, CompactionIsReleasedBetweenBatches) {
       etcdserverpb::PutRequest put;
       put.set_key("k" + std::to_string(i % 5));
       etcdserverpb::PutResponse resp;
-      ASSERT_TRUE(engine.store.Put(&put, &resp).ok());
+      ASSERT_TRUE(engine.store.Put(put, &resp).ok());
     }
     ASSERT_TRUE(engine.store.Compact(engine.store.revision()).ok());
     EXPECT_TRUE(engine.store.compaction_pending());
@@ -213,7 +213,7 @@ TEST(ApplyLoopTest, HistoryBelowTheCompactionPointIsDroppedOnceDelivered) {
       put.set_key("k" + std::to_string(i));
       put.set_value(std::string(100, 'v'));
       etcdserverpb::PutResponse resp;
-      ASSERT_TRUE(engine.store.Put(&put, &resp).ok());
+      ASSERT_TRUE(engine.store.Put(put, &resp).ok());
     }
     EXPECT_EQ(engine.store.history().events(), 20u);  // revisions 2..21
     ASSERT_TRUE(engine.store.Compact(15).ok());

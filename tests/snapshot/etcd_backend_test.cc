@@ -84,7 +84,7 @@ class Target {
   void Put(etcdserverpb::PutRequest req) {
     etcdserverpb::PutResponse resp;
     if (store_ != nullptr) {
-      ASSERT_TRUE(store_->Put(&req, &resp).ok());
+      ASSERT_TRUE(store_->Put(req, &resp).ok());
     } else {
       grpc::ClientContext ctx;
       ASSERT_TRUE(kv_->Put(&ctx, req, &resp).ok());
@@ -102,7 +102,7 @@ class Target {
   void Txn(etcdserverpb::TxnRequest req, bool want_success) {
     etcdserverpb::TxnResponse resp;
     if (store_ != nullptr) {
-      absl::Status s = store_->Txn(&req, &resp);
+      absl::Status s = store_->Txn(req, &resp);
       ASSERT_TRUE(s.ok()) << s;
     } else {
       grpc::ClientContext ctx;

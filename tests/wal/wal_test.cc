@@ -90,7 +90,7 @@ class WalTest : public ::testing::TestWithParam<IoKind> {
     req.set_value(value);
     req.set_lease(lease);
     etcdserverpb::PutResponse resp;
-    EXPECT_TRUE(store_->Put(&req, &resp).ok());
+    EXPECT_TRUE(store_->Put(req, &resp).ok());
     return resp.header().revision();
   }
   // One revision in two streams: puts /registry/pods/ns/b, deletes "plain" (in _other).
@@ -101,7 +101,7 @@ class WalTest : public ::testing::TestWithParam<IoKind> {
     put->set_value("in-txn");
     txn.add_success()->mutable_request_delete_range()->set_key("plain");
     etcdserverpb::TxnResponse txn_resp;
-    ASSERT_TRUE(store_->Txn(&txn, &txn_resp).ok());
+    ASSERT_TRUE(store_->Txn(txn, &txn_resp).ok());
   }
   // Waits for every fsync-mode change so far; returns the outcome.
   absl::Status Durable() {

@@ -64,7 +64,7 @@ class WatchHubTest : public ::testing::Test {
     req.set_key(key);
     req.set_value(value);
     etcdserverpb::PutResponse resp;
-    ASSERT_TRUE(store_.Put(&req, &resp).ok());
+    ASSERT_TRUE(store_.Put(req, &resp).ok());
     hub_.Dispatch();
   }
   // The revisions of all events in `responses`, in order.
@@ -196,7 +196,7 @@ TEST_F(WatchHubTest, NothingPastTheVisibleRevisionIsShown) {
     req.set_key("k");
     req.set_value(value);
     etcdserverpb::PutResponse resp;
-    ASSERT_TRUE(store_.Put(&req, &resp).ok());
+    ASSERT_TRUE(store_.Put(req, &resp).ok());
   }
   hub_.Dispatch(/*visible=*/2);
   EXPECT_EQ(Revisions(c.ReadAll()), (std::vector<int64_t>{2}));
