@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -86,6 +87,27 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(const Tl
                                        : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
   return grpc::SslServerCredentials(ssl);
 }
+
+// glibc grows a thread's heap 128 KiB past each request (M_TOP_PAD), every step an mprotect that
+// changes the process's mappings while the other recovery thread faults pages in. Recovery
+// allocates the whole data set at once, so while it runs a thread's heap is made whole (64 MiB,
+// glibc's heap size for threads) in one step: a 1,000,000-key restart went from 2.6-4.7 s to
+// 1.6-2.8 s (alternating runs). The default comes back afterwards, because the pad is also what
+// free() leaves resident at a heap's top (64 MiB kept per arena raised the peak of a 1M-key load by
+// 1 GiB). Setting the pad fixes glibc's otherwise adaptive mmap threshold, so that is set where the
+// adaptive one settles (its 32 MiB ceiling): the ~1 MiB buffers of list responses keep being
+// reused from the heap rather than mapped and unmapped each time (with it fixed at 128 KiB, one
+// list run gave 459 pages/s against 566).
+class RecoveryHeapGrowth {
+ public:
+  RecoveryHeapGrowth() {
+    ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ::mallopt(M_TOP_PAD, 64 << 20);
+  }
+  ~RecoveryHeapGrowth() { ::mallopt(M_TOP_PAD, 128 << 10); }
+  RecoveryHeapGrowth(const RecoveryHeapGrowth&) = delete;
+  RecoveryHeapGrowth& operator=(const RecoveryHeapGrowth&) = delete;
+};
 
 }  // namespace
 
@@ -246,9 +268,12 @@ absl::Status Server::Promote() {
 absl::Status Server::StartDurability(uint64_t member_id) {
   const std::string wal_dir = wal::WalDir(data_dir_->path());
   return loop_->RunAndWait([&](ApplyLoop::Engine& engine) -> absl::Status {
-    ASSIGN_OR_RETURN(wal::RecoverySummary recovered,
-                     wal::Recover({wal_dir, options_.wal_skip_damaged}, &engine.store,
-                                  &engine.lessor, absl::Now()));
+    wal::RecoverySummary recovered;
+    {
+      RecoveryHeapGrowth heap_growth;
+      ASSIGN_OR_RETURN(recovered, wal::Recover({wal_dir, options_.wal_skip_damaged}, &engine.store,
+                                               &engine.lessor, absl::Now()));
+    }
     Log(LogLevel::kInfo, "recovered from the data dir",
         {{"keys", std::to_string(recovered.keys)},
          {"revision", std::to_string(recovered.revision)},
