@@ -90,7 +90,7 @@ absl::Status Store::ResolveReadRevision(int64_t requested, int64_t current, int6
 }
 
 int64_t Store::Collect(const KeyRange& range, int64_t rev, bool at_head, size_t want,
-                       std::vector<Hit>* hits) const {
+                       std::vector<Hit>* hits, bool count_keys) const {
   if (range.single) {
     auto it = entries_.find(range.begin);
     if (it == entries_.end()) return 0;
@@ -100,6 +100,18 @@ int64_t Store::Collect(const KeyRange& range, int64_t rev, bool at_head, size_t 
     return 1;
   }
   if (range.Empty()) return 0;
+  if (!count_keys) {
+    if (want == 0) return 0;
+    index_.Scan(
+        range,
+        [&](std::string_view key, const KeyEntry& entry) {
+          const KeyVersion* v = at_head ? entry.Live() : entry.At(rev);
+          if (v != nullptr) hits->push_back({key, v});
+          return hits->size() >= want ? KeyIndex::Next::kStop : KeyIndex::Next::kKey;
+        },
+        [](const KeyIndex::Block&) { return false; });
+    return 0;
+  }
   // At the head revision a block the range covers whole supplies its count, and its keys are
   // walked only while `hits` needs more.
   int64_t count = 0;
@@ -126,11 +138,11 @@ int64_t Store::Collect(const KeyRange& range, int64_t rev, bool at_head, size_t 
 
 absl::Status Store::Range(const etcdserverpb::RangeRequest& req,
                           etcdserverpb::RangeResponse* resp) {
-  return RangeAt(req, revision_, resp);
+  return RangeAt(req, revision_, resp, &continuations_);
 }
 
 absl::Status Store::RangeAt(const etcdserverpb::RangeRequest& req, int64_t current,
-                            etcdserverpb::RangeResponse* resp) {
+                            etcdserverpb::RangeResponse* resp, ContinuationCounts* continuations) {
   int64_t rev = 0;
   RETURN_IF_ERROR(ResolveReadRevision(req.revision(), current, &rev));
   resp->mutable_header()->set_revision(current);
@@ -148,7 +160,18 @@ absl::Status Store::RangeAt(const etcdserverpb::RangeRequest& req, int64_t curre
   }
   std::vector<Hit> hits;
   KeyRange range = KeyRange::FromRequest(req.key(), req.range_end());
-  resp->set_count(Collect(range, rev, rev == current, want, &hits));
+  // A page of a paginated list, in key order: its count may be known from the page before.
+  const bool paged = continuations != nullptr && req.limit() > 0 && !filtered && !range.single &&
+                     req.sort_order() == RangeRequest::NONE &&
+                     req.sort_target() == RangeRequest::KEY;
+  const std::optional<int64_t> known =
+      paged ? continuations->Take(req.key(), req.range_end(), rev) : std::nullopt;
+  if (known.has_value()) {
+    Collect(range, rev, rev == current, want, &hits, /*count_keys=*/false);
+    resp->set_count(*known);
+  } else {
+    resp->set_count(Collect(range, rev, rev == current, want, &hits));
+  }
 
   if (filtered) {
     std::erase_if(hits, [&req](const Hit& h) {
@@ -185,6 +208,9 @@ absl::Status Store::RangeAt(const etcdserverpb::RangeRequest& req, int64_t curre
   if (req.limit() > 0 && hits.size() > static_cast<size_t>(req.limit())) {
     hits.resize(req.limit());
     resp->set_more(true);
+    if (paged) {
+      continuations->Record(hits.back().key, req.range_end(), rev, resp->count() - req.limit());
+    }
   }
   resp->mutable_kvs()->Reserve(static_cast<int>(hits.size()));
   for (const Hit& h : hits) FillKeyValue(h.key, *h.kv, req.keys_only(), resp->add_kvs());
@@ -608,7 +634,8 @@ absl::Status Store::ApplyPath(WriteTxn& txn, const etcdserverpb::TxnRequest& req
     switch (op.request_case()) {
       case RequestOp::kRequestRange: {
         absl::Status s =
-            RangeAt(op.request_range(), txn.ReadRevision(), out->mutable_response_range());
+            RangeAt(op.request_range(), txn.ReadRevision(), out->mutable_response_range(),
+                    /*continuations=*/nullptr);
         CHECK(s.ok());  // CheckPath validated the revision
         break;
       }
@@ -632,6 +659,7 @@ absl::Status Store::Compact(int64_t revision) {
   if (revision <= compacted_) return etcd_errors::Compacted();
   if (revision > revision_) return etcd_errors::FutureRev();
   compacted_ = revision;
+  continuations_.Clear();
   if (change_log_ != nullptr) change_log_->Compacted(revision);
   // A newer compaction subsumes an unfinished one: restart the walk with the new bound.
   compaction_ = Compaction{revision, std::string()};

@@ -36,6 +36,7 @@
 #include "base/string_hash.h"
 #include "etcd/api/etcdserverpb/rpc.pb.h"
 #include "mvcc/change_log.h"
+#include "mvcc/continuation_counts.h"
 #include "mvcc/history_ring.h"
 #include "mvcc/key_entry.h"
 #include "mvcc/key_index.h"
@@ -186,14 +187,17 @@ class Store {
 
   // Checks a read revision against the compaction point and `current`; 0 or less means current.
   absl::Status ResolveReadRevision(int64_t requested, int64_t current, int64_t* rev) const;
-  // Range at `current` (the store revision, or a txn's read revision).
+  // Range at `current` (the store revision, or a txn's read revision). `continuations`: the
+  // counts of next pages, used and recorded by plain Ranges only (a txn's read revision may
+  // still change within the txn).
   absl::Status RangeAt(const etcdserverpb::RangeRequest& req, int64_t current,
-                       etcdserverpb::RangeResponse* resp);
+                       etcdserverpb::RangeResponse* resp, ContinuationCounts* continuations);
   // Appends to `hits` the first `want` keys of `range` that exist at `rev` (all of them when
-  // want == SIZE_MAX) and returns how many keys of the range exist at `rev`. `at_head` says that
-  // `rev` is the newest state, which lets whole prefix blocks be counted without a walk.
+  // want == SIZE_MAX) and returns how many keys of the range exist at `rev`; with `count_keys`
+  // false, stops once it has them (and returns 0). `at_head` says that `rev` is the newest state,
+  // which lets whole prefix blocks be counted without a walk.
   int64_t Collect(const KeyRange& range, int64_t rev, bool at_head, size_t want,
-                  std::vector<Hit>* hits) const;
+                  std::vector<Hit>* hits, bool count_keys = true) const;
 
   // Fails only for ignore_value / ignore_lease on a key that does not exist (anymore).
   absl::Status PutIn(WriteTxn& txn, const etcdserverpb::PutRequest& req,
@@ -246,6 +250,7 @@ class Store {
   // Owns keys and entries; node-based so that the index's views and pointers stay valid.
   absl::node_hash_map<SharedBytes, KeyEntry, StringViewHash, StringViewEq> entries_;
   KeyIndex index_;
+  ContinuationCounts continuations_;
   size_t retained_versions_ = 0;
   int64_t retained_bytes_ = 0;
   int64_t live_bytes_ = 0;

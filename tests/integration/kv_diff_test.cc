@@ -1,6 +1,7 @@
 // Differential scenarios: every KV option and error path, sent to a real etcd 3.4 and to rametcd,
 // responses compared field by field (tests/support/differential.h).
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "support/differential.h"
@@ -136,6 +137,25 @@ TEST_F(KvDiffTest, RangeLimitCountAndFlags) {
     EXPECT_EQ(d().Range(r), "") << "keys_only limit " << limit;
     r.set_serializable(true);
     EXPECT_EQ(d().Range(r), "") << "serializable limit " << limit;
+  }
+}
+
+TEST_F(KvDiffTest, PaginatedListAtTheFirstPagesRevision) {
+  // Kubernetes lists in pages: each next page asks from the last key + "\0" at the first page's
+  // revision, while writes go on. Every page's count is the rest of the list at that revision.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30; ++i) {
+    keys.push_back("pg/" + std::string(i < 10 ? "0" : "") + std::to_string(i));
+    Seed(keys.back(), "v");
+  }
+  const int64_t rev = d().revision();
+  for (size_t start = 0; start < keys.size(); start += 4) {
+    auto page = Get(start == 0 ? "pg/" : keys[start - 1] + std::string(1, '\0'), "pg0");
+    page.set_limit(4);
+    page.set_revision(start == 0 ? 0 : rev);
+    EXPECT_EQ(d().Range(page), "") << "page from key " << start;
+    EXPECT_EQ(d().DeleteRange(Delete(keys[(start + 7) % keys.size()])), "");
+    Seed(keys[start] + "x", "new");
   }
 }
 
