@@ -13,28 +13,28 @@ namespace rametcd::testing {
 namespace {
 
 TEST(ServerCliTest, VersionAndHelp) {
-  CommandResult version = RunCommand({RAMETCD_BINARY, "--version"});
+  CommandResult version = RunCommand({RametcdBinary(), "--version"});
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.output.find("rametcd Version: "), std::string::npos) << version.output;
-  CommandResult help = RunCommand({RAMETCD_BINARY, "--help"});
+  CommandResult help = RunCommand({RametcdBinary(), "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("--listen-client-urls"), std::string::npos) << help.output;
 }
 
 TEST(ServerCliTest, BadFlagExitsWithAClearMessage) {
-  CommandResult r = RunCommand({RAMETCD_BINARY, "--no-such-flag"});
+  CommandResult r = RunCommand({RametcdBinary(), "--no-such-flag"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("flag provided but not defined: -no-such-flag"), std::string::npos)
       << r.output;
-  r = RunCommand({RAMETCD_BINARY, "--listen-client-urls", "unix:///tmp/sock"});
+  r = RunCommand({RametcdBinary(), "--listen-client-urls", "unix:///tmp/sock"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("unsupported URL \"unix:///tmp/sock\""), std::string::npos) << r.output;
-  r = RunCommand({RAMETCD_BINARY, "--listen-client-urls", "https://127.0.0.1:1"});
+  r = RunCommand({RametcdBinary(), "--listen-client-urls", "https://127.0.0.1:1"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("https:// URLs need a certificate"), std::string::npos) << r.output;
   // A certificate file that cannot be read is named, and the server does not start.
   TempDir dir;
-  r = RunCommand({RAMETCD_BINARY, "--data-dir", dir.path() + "/d", "--listen-client-urls",
+  r = RunCommand({RametcdBinary(), "--data-dir", dir.path() + "/d", "--listen-client-urls",
                   "https://127.0.0.1:0", "--cert-file", dir.path() + "/missing.pem", "--key-file",
                   dir.path() + "/missing.key"});
   EXPECT_EQ(r.exit_code, 1);
@@ -48,7 +48,7 @@ TEST(ServerCliTest, PortInUseExitsNamingTheAddress) {
   ASSERT_TRUE(first.ok()) << first.status();
   TempDir dir;
   CommandResult r =
-      RunCommand({RAMETCD_BINARY, "--data-dir", dir.path() + "/d", "--listen-client-urls",
+      RunCommand({RametcdBinary(), "--data-dir", dir.path() + "/d", "--listen-client-urls",
                   absl::StrCat("http://", (*first)->endpoint())});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find(absl::StrCat("cannot listen on ", (*first)->endpoint(),
@@ -61,7 +61,7 @@ TEST(ServerCliTest, DataDirIsLocked) {
   auto first = ServerProcess::StartRametcd();
   ASSERT_TRUE(first.ok()) << first.status();
   CommandResult r =
-      RunCommand({RAMETCD_BINARY, "--data-dir", (*first)->data_dir() + "/data",
+      RunCommand({RametcdBinary(), "--data-dir", (*first)->data_dir() + "/data",
                   "--listen-client-urls", absl::StrCat("http://127.0.0.1:", FreePort())});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("is in use by another process"), std::string::npos) << r.output;

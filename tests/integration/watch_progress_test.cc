@@ -38,7 +38,7 @@ TEST(WatchProgressTest, QuietProgressNotifyWatchesGetNotified) {
 
 TEST(WatchProgressTest, BadIntervalIsRefused) {
   CommandResult r =
-      RunCommand({RAMETCD_BINARY, "--experimental-watch-progress-notify-interval", "soon"});
+      RunCommand({RametcdBinary(), "--experimental-watch-progress-notify-interval", "soon"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--experimental-watch-progress-notify-interval"), std::string::npos);
 }

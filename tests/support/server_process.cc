@@ -112,17 +112,15 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   return result;
 }
 
+const char* RametcdBinary() { return RAMETCD_BINARY; }
+
 namespace {
 
 std::vector<std::string> RametcdArgv(const std::string& data_dir, const std::string& url,
                                      const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> argv = {RAMETCD_BINARY,
-                                   "--data-dir",
-                                   data_dir,
-                                   "--listen-client-urls",
-                                   url,
-                                   "--advertise-client-urls",
-                                   url};
+  std::vector<std::string> argv = {
+      RametcdBinary(),           "--data-dir", data_dir, "--listen-client-urls", url,
+      "--advertise-client-urls", url};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   return argv;
 }

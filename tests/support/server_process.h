@@ -21,6 +21,9 @@ namespace rametcd::testing {
 // A port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// The path of the rametcd binary built with the tests.
+const char* RametcdBinary();
+
 // A fresh directory under $TMPDIR (or /tmp, or /dev/shm when `in_memory`), removed on destruction.
 class TempDir {
  public:

@@ -332,7 +332,7 @@ TEST_F(RecoverTest, CorruptionInTheMiddleIsRepairedWithABackup) {
       << r.output;
 
   // The server refuses the dir; repair cuts the log at the damage, keeping a backup.
-  r = RunCommand({RAMETCD_BINARY, "--data-dir", data_, "--listen-client-urls",
+  r = RunCommand({RametcdBinary(), "--data-dir", data_, "--listen-client-urls",
                   absl::StrCat("http://127.0.0.1:", FreePort())});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("rametcd-recover repair"), std::string::npos) << r.output;
