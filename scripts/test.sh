@@ -2,7 +2,8 @@
 # Installs what is missing (including etcd 3.4 and etcdctl, the reference the differential and
 # end-to-end tests compare against), builds everything and runs the whole test suite with ctest,
 # then builds and runs it again under AddressSanitizer + UndefinedBehaviorSanitizer (the servers
-# the tests start are instrumented too), then the concurrency-heavy tests (store, watch hub, WAL
+# the tests start are instrumented too; the test code itself and protoc's output get ASan only,
+# see tests/CMakeLists.txt), then the concurrency-heavy tests (store, watch hub, WAL
 # writer, apply loop, lessor, metrics, and the server under concurrent clients) under
 # ThreadSanitizer, and last runs each libFuzzer target (scripts/fuzz.sh) for RAMETCD_FUZZ_SECONDS
 # seconds (default 20).
